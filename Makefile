@@ -1,0 +1,45 @@
+# gradlab: every target creates .venv and installs the pinned stack when needed.
+#   make run    set up, run the main job, regenerate the reports
+#   make test   set up, lint, run the test suite
+#   make lock   re-resolve the newest allowed versions and record them in constraints.txt
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install whenever the declared or pinned dependencies change.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python experiments/layer_table.py --depth 5 --activation sigmoid
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+# Upgrade: resolve afresh in a scratch venv, test there, then pin what passed.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev]"
+	.venv-lock/bin/python -m pytest -q
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	rm -rf .venv-lock
+	@echo "constraints.txt updated; run 'make test' and commit it"
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache

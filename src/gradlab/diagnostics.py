@@ -1,0 +1,142 @@
+"""Per-layer statistics of a backprop trace: the quantities the study is about.
+
+Every column of :func:`layer_table` is defined once, here (``COLUMNS``); the
+tracking, report and documentation code reads the names from this table.
+Layers are l = 1..L as in the notes; row i of the table is layer l = i + 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gradlab.activations import Activation
+from gradlab.backprop import Trace
+from gradlab.spectral import spectral_norm
+
+Array = np.ndarray
+
+#: A unit counts as saturated when its batch-mean φ′ falls below this share of sup|φ′|.
+SATURATION_THRESHOLD = 0.1
+
+#: Column → formula.  This is the one documentation of every diagnostic.
+COLUMNS: dict[str, str] = {
+    "layer": "l, 1..L (L = output layer)",
+    "width": "n_l, units in layer l",
+    "grad_b_norm": "‖∇b^l‖₂, Nielsen's 'speed of learning' of layer l",
+    "grad_w_norm": "‖∇W^l‖_F",
+    "delta_rms": "sqrt((1/n) Σ_k ‖δ^l_k‖²), the typical size of one sample's error",
+    "sigma_prime_mean": "(1/(n·n_l)) Σ_{k,j} φ′(z^l_kj)",
+    "saturated_frac": (
+        "share of units j with (1/n) Σ_k φ′(z^l_kj) < 0.1·sup|φ′| "
+        "(saturated sigmoid/tanh units; dead or nearly dead ReLU units)"
+    ),
+    "act_mean": "mean of a^l over samples and units",
+    "act_std": "standard deviation of a^l over samples and units",
+    "weight_norm": "‖W^l‖_F",
+    "weight_spectral": "‖W^l‖₂, largest singular value (warm-started power iteration)",
+    "bound": (
+        "‖δ^L‖ · Π_{k=l+1..L} sup|φ′| · ‖W^k‖₂ taken per sample and reported as an "
+        "rms like delta_rms; since δ^l = (W^{l+1})ᵀδ^{l+1} ⊙ φ′(z^l), delta_rms ≤ bound "
+        "(for the sigmoid, the notes' (1/4)^{L−l} law made rigorous)"
+    ),
+}
+
+#: Diagnostics logged per layer at every logged step.
+PER_LAYER_METRICS = ("grad_b_norm", "grad_w_norm", "delta_rms", "saturated_frac", "bound")
+
+
+def sigma_bound(delta_rms_out: float, spectral: Array, sup_prime: float) -> Array:
+    """Upper bound on delta_rms of every layer, from the output error.
+
+    Parameters
+    ----------
+    delta_rms_out : float
+        rms ‖δ^L_k‖ over the batch.
+    spectral : ndarray, shape (L,)
+        ‖W^l‖₂ for l = 1..L.
+    sup_prime : float
+        sup|φ′| of the hidden activation (applied at layers 1..L−1).
+
+    Returns
+    -------
+    ndarray, shape (L,)
+        bound[l−1] = ‖δ^L‖ Π_{k=l+1}^{L} sup|φ′|·‖W^k‖₂ (empty product at l = L).
+    """
+    factors = sup_prime * np.asarray(spectral, dtype=np.float64)[1:]  # k = 2..L
+    # reverse cumulative product: bound^l = bound^{l+1} · sup|φ′| ‖W^{l+1}‖₂
+    tail = np.cumprod(factors[::-1])[::-1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return delta_rms_out * np.append(tail, 1.0)
+
+
+class SpectralCache:
+    """Remembers each layer's top singular vector between calls (warm start)."""
+
+    def __init__(self, rtol: float = 1e-9) -> None:
+        self.rtol = rtol
+        self._v: dict[int, Array] = {}
+
+    def __call__(self, weights: list[Array]) -> Array:
+        """‖W^l‖₂ for every layer, shape (L,)."""
+        out = np.empty(len(weights))
+        for i, w in enumerate(weights):
+            v0 = self._v.get(i)
+            if v0 is not None and v0.shape[0] != w.shape[-1]:
+                v0 = None
+            out[i], self._v[i] = spectral_norm(w, v0, self.rtol)
+        return out
+
+
+def layer_table(
+    trace: Trace,
+    weights: list[Array],
+    hidden: Activation,
+    output: Activation,
+    spectral: Array | SpectralCache | None = None,
+) -> pd.DataFrame:
+    """One row per layer l = 1..L with every column of ``COLUMNS``.
+
+    Parameters
+    ----------
+    trace : Trace
+        From ``MLP.backprop`` (no ensemble axis).
+    weights : list of ndarray
+        W^1..W^L the trace was computed with.
+    hidden, output : Activation
+        φ of layers 1..L−1 and of layer L.
+    spectral : ndarray of shape (L,), SpectralCache, or None
+        Precomputed ‖W^l‖₂, a warm-start cache, or None for a cold start.
+    """
+    L = trace.num_layers
+    if spectral is None:
+        spectral = SpectralCache()
+    spec = spectral(weights) if callable(spectral) else np.asarray(spectral, dtype=np.float64)
+    rows = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(L):
+            phi = output if i == L - 1 else hidden
+            delta = trace.delta[i]  # (n, n_l)
+            prime = trace.phi_prime[i]  # (n, n_l)
+            a = trace.a[i + 1]
+            unit_prime = prime.mean(axis=0)  # (n_l,)
+            rows.append(
+                {
+                    "layer": i + 1,
+                    "width": delta.shape[-1],
+                    "grad_b_norm": float(np.linalg.norm(trace.nabla_b[i])),
+                    "grad_w_norm": float(np.linalg.norm(trace.nabla_w[i])),
+                    "delta_rms": float(np.sqrt(np.mean(np.sum(delta * delta, axis=-1)))),
+                    "sigma_prime_mean": float(prime.mean()),
+                    "saturated_frac": float(
+                        np.mean(unit_prime < SATURATION_THRESHOLD * phi.sup_prime)
+                    ),
+                    "act_mean": float(a.mean()),
+                    "act_std": float(a.std()),
+                    "weight_norm": float(np.linalg.norm(weights[i])),
+                    "weight_spectral": float(spec[i]),
+                }
+            )
+    table = pd.DataFrame(rows)
+    table["bound"] = sigma_bound(table["delta_rms"].iloc[-1], spec, hidden.sup_prime)
+    return table[list(COLUMNS)]
