@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint lock clean
+.PHONY: install run test lint lock clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python experiments/layer_table.py --depth 5 --activation sigmoid
+
+# Regenerate docs/worked-examples.md (the notes' examples and errata) from the engine.
+docs: install
+	$(BIN)/python experiments/explain.py docs=true out=docs/worked-examples.md
 
 lint: install
 	$(BIN)/ruff check .
