@@ -1,0 +1,66 @@
+"""Regenerate every report figure from what MLflow recorded.
+
+    python reports/make_report.py                      # latest sweep in ./mlflow.db
+    python reports/make_report.py --sweep all          # every training run
+    python reports/make_report.py --tracking-uri http://127.0.0.1:5000 --sweep 3f2a9c1d0b7e
+
+Writes <out>/figures/*.png (200 dpi), *.svg and *.csv (the data drawn), and
+<out>/index.md with a two-line caption per figure and the sweep summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gradlab.report import DEFAULT_EXPERIMENT, SWEEP_ALL
+
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT / 'mlflow.db'}",
+        help="MLflow store to read ($MLFLOW_TRACKING_URI if set, else the project's mlflow.db)",
+    )
+    p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
+    p.add_argument(
+        "--sweep",
+        default=None,
+        help=f"sweep id (tag gradlab.sweep_id); default: the most recent sweep; "
+        f"'{SWEEP_ALL}': every training run",
+    )
+    p.add_argument(
+        "--filter",
+        default=None,
+        help="extra MLflow filter, e.g. \"params.`model.activation` = 'sigmoid'\"",
+    )
+    p.add_argument("--out", type=Path, default=ROOT / "reports", help="output folder")
+    args = p.parse_args(argv)
+
+    from mlflow.exceptions import MlflowException
+
+    from gradlab.report import ReportError, make_report
+
+    try:
+        paths = make_report(args.tracking_uri, args.experiment, args.sweep, args.out, args.filter)
+    except (ReportError, ValueError, MlflowException) as err:
+        message = (err.message if isinstance(err, MlflowException) else str(err)).strip()
+        first = message.splitlines()[0] if message else type(err).__name__
+        print(f"make_report: {first}", file=sys.stderr)
+        return 1
+    figures = sum(path.suffix == ".png" for path in paths)
+    print(f"wrote {figures} figures (PNG, SVG, CSV) to {args.out / 'figures'}")
+    print(f"open {args.out / 'index.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
