@@ -1,6 +1,7 @@
 # gradlab: every target creates .venv and installs the pinned stack when needed.
 #   make run    set up, run the main job, regenerate the reports
 #   make test   set up, lint, run the test suite
+#   make report regenerate the report figures from the runs in mlflow.db
 #   make lock   re-resolve the newest allowed versions and record them in constraints.txt
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint lock clean docs
+.PHONY: install run test lint lock clean docs report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python experiments/layer_table.py --depth 5 --activation sigmoid
+
+# Regenerate reports/figures/ and reports/index.md from the latest sweep in ./mlflow.db
+# ($MLFLOW_TRACKING_URI if set); other sweeps and stores: reports/make_report.py --help.
+report: install
+	$(BIN)/python reports/make_report.py
 
 # Regenerate docs/worked-examples.md (the notes' examples and errata) from the engine.
 docs: install
