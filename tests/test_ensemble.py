@@ -13,9 +13,18 @@ import math
 import numpy as np
 import pytest
 from gradcheck import check_grad, numeric_grad
+from threadpoolctl import threadpool_limits
 
 import gradlab
 from gradlab import ensemble, theory
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    # Stacks of ≤ 256×256 matrices gain nothing from BLAS threads, and on a busy
+    # 2-core machine OpenBLAS's spinning threads made this file 5-25× slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def test_ensemble_path_equals_a_loop_over_members_through_mlp():
