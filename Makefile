@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint lock clean docs report
+.PHONY: install run ui test lint lock clean docs report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# The default sweep (36 runs, 2 workers) into ./mlflow.db, then the report from it.
 run: install
-	$(BIN)/python experiments/layer_table.py --depth 5 --activation sigmoid
+	$(BIN)/python experiments/train.py -m +experiment=default_sweep hydra/launcher=joblib hydra.launcher.n_jobs=2
+	$(BIN)/python reports/make_report.py
+	@echo "Runs: $(CURDIR)/mlflow.db ('make ui', then http://127.0.0.1:5000). Figures: reports/index.md"
+
+# The MLflow UI on the default store, on this machine only.
+ui: install
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 # Regenerate reports/figures/ and reports/index.md from the latest sweep in ./mlflow.db
 # ($MLFLOW_TRACKING_URI if set); other sweeps and stores: reports/make_report.py --help.

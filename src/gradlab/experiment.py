@@ -1,0 +1,257 @@
+"""One training job, end to end: validate, train, record in MLflow.
+
+:func:`run` is what ``experiments/train.py`` calls with the composed Hydra
+config; it is importable and testable without Hydra.  Order matters:
+
+1. validate every key (``ValueError`` before anything is written);
+2. skip the job if a FINISHED run with the same config hash exists (resume);
+3. create the MLflow run, log params and tags, stream metrics while training;
+4. write the history table, config and figure; end the run FINISHED (also when
+   training diverged, which is data), KILLED on Ctrl-C/SIGTERM, FAILED on error.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from gradlab import __version__, names, tracking
+from gradlab.config import check_batch_size, config_hash, flatten, run_spec
+from gradlab.data import load_dataset
+from gradlab.errors import ConfigError
+from gradlab.network import resolve_dtype
+from gradlab.training import Measurement, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """The multirun a job belongs to (None for a single run)."""
+
+    parent_run_id: str
+    sweep_id: str
+
+
+def git_commit(root: Path) -> str | None:
+    """The checkout's HEAD commit, or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """Turn SIGTERM (scancel, kill) into KeyboardInterrupt for the job's duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def find_finished(client, experiment_id: str, chash: str):
+    """The newest FINISHED training run with config hash ``chash``, or None."""
+    runs = tracking.with_retry(
+        client.search_runs,
+        [experiment_id],
+        filter_string=(
+            f"tags.`{names.TAG_CONFIG_HASH}` = '{chash}' and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def run(
+    cfg: Mapping,
+    root: Path,
+    sweep: SweepContext | None = None,
+    blas_threads: int | None = None,
+) -> dict:
+    """Train the network ``cfg`` describes and record it in MLflow.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The resolved training config (``conf/config.yaml`` composed).
+    root : Path
+        Project root; the default store is ``<root>/mlflow.db``.
+    sweep : SweepContext, optional
+        Parent run and sweep id when this job is one point of a multirun.
+    blas_threads : int, optional
+        Cap on BLAS threads for this job (restored afterwards).
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``status`` (``FINISHED``/``KILLED``/``FAILED``/``SKIPPED``),
+        ``diverged`` and the summary metrics.
+    """
+    try:  # every check that can fail on user input happens before MLflow is touched
+        spec = run_spec(cfg)
+        # one generator, seeded from the config: data split, then weights, then shuffles
+        rng = np.random.default_rng(spec.seed)
+        data = load_dataset(
+            spec.data_name,
+            rng,
+            test_fraction=spec.test_fraction,
+            n_samples=spec.n_samples,
+            n_inputs=spec.n_inputs,
+            n_outputs=spec.n_outputs,
+            dtype=resolve_dtype(spec.dtype),
+        )
+        check_batch_size(spec, data.x_train.shape[0])
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    uri = tracking.resolve_tracking_uri(cfg.get("mlflow", {}).get("tracking_uri"), root)
+    experiment_name = str(cfg.get("mlflow", {}).get("experiment_name") or "gradlab")
+
+    client = tracking.client_for(uri)
+    experiment_id = tracking.ensure_experiment(client, experiment_name, uri)
+    chash = config_hash(cfg)
+    if not cfg.get("force", False):
+        done = find_finished(client, experiment_id, chash)
+        if done is not None:
+            log.info("skipping %s: FINISHED as run %s", spec.run_name, done.info.run_id)
+            return {"run_id": done.info.run_id, "status": "SKIPPED", **done.data.metrics}
+
+    tags = {
+        names.TAG_KIND: "train",
+        names.TAG_CONFIG_HASH: chash,
+        names.TAG_VERSION: __version__,
+    }
+    commit = git_commit(root)
+    if commit:
+        tags[names.TAG_GIT_COMMIT] = commit
+    if sweep is not None:
+        tags["mlflow.parentRunId"] = sweep.parent_run_id
+        tags[names.TAG_SWEEP_ID] = sweep.sweep_id
+    mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=spec.run_name, tags=tags)
+    run_id = mlrun.info.run_id
+    status = "FAILED"
+    try:
+        with sigterm_as_interrupt(), threadpool_limits(limits=blas_threads):
+            tracking.log_params(client, run_id, flatten(cfg))
+            result = train(
+                spec,
+                data,
+                rng,
+                on_measure=lambda m: _log_measurement(client, run_id, m),
+                on_epoch=lambda e, m: _progress(spec, e, m),
+            )
+            summary = result.summary()
+            metrics = [(k, v, result.steps) for k, v in summary.items()]
+            metrics += tracking.profile_metrics(result.init.table, names.PROFILE_INIT)
+            if result.final is not None:
+                metrics += tracking.profile_metrics(result.final.table, names.PROFILE_FINAL)
+            tracking.log_metrics(client, run_id, metrics)
+            _log_artifacts(client, run_id, spec.run_name, cfg, result)
+            verdict = names.STATUS_DIVERGED if result.diverged else names.STATUS_OK
+            tracking.with_retry(client.set_tag, run_id, names.TAG_STATUS, verdict)
+            if result.diverged:
+                log.warning(
+                    "%s diverged at step %d, layer %d (%s pass)",
+                    spec.run_name,
+                    result.diverged_step,
+                    result.diverged_layer,
+                    result.diverged_where,
+                )
+        status = "FINISHED"
+        return {"run_id": run_id, "status": status, **summary}
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except Exception as err:
+        tracking.with_retry(client.set_tag, run_id, names.TAG_ERROR, _one_line(err))
+        raise
+    finally:
+        tracking.with_retry(client.set_terminated, run_id, status)
+
+
+def record_failed_job(cfg: Mapping, root: Path, sweep: SweepContext, err: BaseException) -> str:
+    """Record a sweep point whose config was rejected as a FAILED run (never RUNNING)."""
+    uri = tracking.resolve_tracking_uri(cfg.get("mlflow", {}).get("tracking_uri"), root)
+    client = tracking.client_for(uri)
+    experiment_id = tracking.ensure_experiment(
+        client, str(cfg.get("mlflow", {}).get("experiment_name") or "gradlab"), uri
+    )
+    model = cfg.get("model", {})
+    name = f"{model.get('activation')}-d{model.get('depth')}-{model.get('init')}-s{cfg.get('seed')}"
+    tags = {
+        names.TAG_KIND: "train",
+        names.TAG_CONFIG_HASH: config_hash(cfg),
+        names.TAG_VERSION: __version__,
+        names.TAG_ERROR: _one_line(err),
+        "mlflow.parentRunId": sweep.parent_run_id,
+        names.TAG_SWEEP_ID: sweep.sweep_id,
+    }
+    mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=name, tags=tags)
+    run_id = mlrun.info.run_id
+    try:
+        tracking.log_params(client, run_id, flatten(cfg))
+    finally:
+        tracking.with_retry(client.set_terminated, run_id, "FAILED")
+    return run_id
+
+
+def _one_line(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}".splitlines()[0][:500]
+
+
+def _log_measurement(client, run_id: str, m: Measurement) -> None:
+    scalars = {names.TRAIN_LOSS: m.train_loss, names.TEST_ACCURACY: m.test_accuracy}
+    tracking.log_metrics(client, run_id, tracking.measurement_metrics(m.table, m.step, scalars))
+
+
+def _progress(spec, epoch: int, m: Measurement) -> None:
+    g = m.table["grad_b_norm"].to_numpy()
+    acc = "" if m.test_accuracy is None else f" test_acc={m.test_accuracy:.3f}"
+    log.info(
+        "%s epoch %d/%d step %d: loss=%.4f%s ‖∇b^1‖/‖∇b^L‖=%.3e",
+        spec.run_name,
+        epoch,
+        spec.epochs,
+        m.step,
+        m.train_loss,
+        acc,
+        g[0] / g[-1] if g[-1] else float("nan"),
+    )
+
+
+def _log_artifacts(client, run_id: str, run_name: str, cfg: Mapping, result) -> None:
+    from omegaconf import OmegaConf
+
+    from gradlab.plotting import plot_gradient_vs_layer, run_frame
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        result.history.to_csv(tmp / names.ARTIFACT_HISTORY, index=False, float_format="%.17g")
+        (tmp / names.ARTIFACT_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(dict(cfg))))
+        runs = run_frame(flatten(cfg), run_id=run_id, run_name=run_name, diverged=result.diverged)
+        _, fig = plot_gradient_vs_layer(runs, result.history.assign(run_id=run_id))
+        fig.savefig(tmp / names.ARTIFACT_FIGURE, dpi=150)
+        for name in (names.ARTIFACT_HISTORY, names.ARTIFACT_CONFIG, names.ARTIFACT_FIGURE):
+            tracking.with_retry(client.log_artifact, run_id, str(tmp / name))

@@ -1,0 +1,138 @@
+"""Sweeps that run unattended: signals, concurrency, a tracking server, a cluster launcher."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT
+from test_sweep import FAST, check_sweep, metric_values, sweep_runs, train_py
+
+from gradlab import names
+from gradlab.tracking import client_for
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def running_runs(uri, db):
+    if not db.exists():
+        return []
+    try:
+        return [r for r in sweep_runs(uri)[2] if r.info.status == "RUNNING"]
+    except Exception:  # store still being created
+        return []
+
+
+def test_sigterm_marks_the_run_killed_and_keeps_its_metrics(tmp_path):
+    db = tmp_path / "store" / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    cmd = [sys.executable, str(ROOT / "experiments" / "train.py"), "-m", "model.depth=3",
+           "train.epochs=200", "train.log_every=20", f"mlflow.tracking_uri={uri}",
+           f"hydra.sweep.dir={tmp_path}/multirun"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        (run,) = wait_for(lambda: running_runs(uri, db), 120, "a RUNNING run")
+        client = client_for(uri)
+        metric = names.layer_metric("grad_b_norm", 1)
+        wait_for(lambda: len(client.get_metric_history(run.info.run_id, metric)) >= 3, 120,
+                 "three logged steps")  # fmt: skip
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    r = client.get_run(run.info.run_id)
+    assert r.info.status == "KILLED"
+    assert len(client.get_metric_history(run.info.run_id, metric)) >= 3
+    (parent,) = sweep_runs(uri)[1]
+    assert parent.info.status == "KILLED"
+
+
+def test_fresh_store_four_concurrent_workers(tmp_path):
+    # 8 short jobs, 4 workers, all starting against a store that does not exist yet
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    p = train_py("-m", "model.depth=1,3", "model.activation=sigmoid,tanh,relu,softplus", *FAST,
+                 f"mlflow.tracking_uri={uri}", "hydra/launcher=joblib",
+                 "hydra.launcher.n_jobs=4", tmp_path=tmp_path)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "database is locked" not in p.stdout + p.stderr
+    check_sweep(uri, 8)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def tracking_server(tmp_path):
+    """``mlflow server`` on 127.0.0.1 with a SQLite backend, stopped after the test."""
+    port = free_port()
+    mlflow = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    log = open(tmp_path / "server.log", "w")  # closed in teardown
+    proc = subprocess.Popen(
+        [mlflow, "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", (tmp_path / "server-artifacts").as_uri(),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+
+    def up():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            return proc.poll() is not None  # died: stop waiting, the assert below says why
+
+    wait_for(up, 120, "the tracking server")
+    assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+    yield uri
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_tracking_server_and_submitit_match_the_embedded_store(tmp_path, tracking_server):
+    sweep = ["-m", "model.depth=1,2", *FAST]
+    embedded = f"sqlite:///{tmp_path}/store/mlflow.db"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    p = train_py(*sweep, f"mlflow.tracking_uri={embedded}", tmp_path=tmp_path / "a")
+    assert p.returncode == 0, p.stderr[-3000:]
+    # the server is chosen through the environment, as a team would set it
+    q = train_py(
+        *sweep,
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+        tmp_path=tmp_path / "b",
+        env={"MLFLOW_TRACKING_URI": tracking_server},
+    )
+    assert q.returncode == 0, q.stderr[-3000:]
+    local = metric_values(check_sweep(embedded, 2))
+    remote = metric_values(check_sweep(tracking_server, 2))
+    assert local.keys() == remote.keys()
+    for name in local:
+        for key, value in local[name].items():
+            if key != names.TRAIN_SECONDS:
+                assert remote[name][key] == value, (name, key)

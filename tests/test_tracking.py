@@ -1,0 +1,176 @@
+"""One training job recorded in MLflow: names, values, artifacts, and its end states."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, train_cfg
+
+from gradlab import experiment, names
+from gradlab.config import config_hash, flatten
+from gradlab.errors import ConfigError
+from gradlab.tracking import client_for
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+
+
+def cfg_for(store, **overrides):
+    base = {"mlflow.tracking_uri": store, "train.epochs": 1, "model.depth": 3,
+            "train.log_every": 50}  # fmt: skip
+    return train_cfg(**{**base, **overrides})
+
+
+def all_runs(store):
+    client = client_for(store)
+    exps = client.search_experiments()
+    return client.search_runs([e.experiment_id for e in exps]) if exps else []
+
+
+def artifact_text(client, run_id, name):
+    path = client.download_artifacts(run_id, name)
+    with open(path) as f:
+        return f.read()
+
+
+def test_run_records_everything(store):
+    cfg = cfg_for(store)
+    out = experiment.run(cfg, ROOT)
+    assert out["status"] == "FINISHED"
+    client = client_for(store)
+    r = client.get_run(out["run_id"])
+    assert r.info.status == "FINISHED"
+    assert r.info.run_name == "sigmoid-d3-lecun_normal-s0"
+    assert r.data.params == {k: str(v) for k, v in flatten(cfg).items()}
+    assert r.data.tags[names.TAG_CONFIG_HASH] == config_hash(cfg)
+    assert r.data.tags[names.TAG_STATUS] == names.STATUS_OK
+    assert r.data.tags[names.TAG_VERSION]
+    assert len(r.data.tags[names.TAG_GIT_COMMIT]) == 40  # the tests run in a checkout
+
+    history = pd.read_csv(io.StringIO(artifact_text(client, out["run_id"], names.ARTIFACT_HISTORY)))
+    assert list(history.columns) == list(names.HISTORY_COLUMNS)
+    L = 4
+    steps = sorted(history["step"].unique())
+    assert len(history) == len(steps) * L
+    # every per-layer metric holds exactly the history's values, step by step
+    for q in names.PER_LAYER_QUANTITIES:
+        for layer in range(1, L + 1):
+            hist = client.get_metric_history(out["run_id"], names.layer_metric(q, layer))
+            logged = {m.step: m.value for m in hist}
+            expected = history[history.layer == layer].set_index("step")[q].to_dict()
+            assert logged.keys() == expected.keys()
+            np.testing.assert_allclose(
+                list(logged.values()), [expected[s] for s in logged], rtol=1e-12
+            )
+    # the profile's x axis is the layer: one point per layer, equal to the init rows
+    prof = client.get_metric_history(out["run_id"], "profile_init/grad_b_norm")
+    assert sorted(m.step for m in prof) == list(range(1, L + 1))
+    init = history[history.phase == names.PHASE_INIT].set_index("layer")["grad_b_norm"]
+    np.testing.assert_allclose(
+        [m.value for m in sorted(prof, key=lambda m: m.step)], init.to_numpy(), rtol=1e-12
+    )
+    final = client.get_metric_history(out["run_id"], "profile_final/bound")
+    assert len(final) == L
+    for key in (
+        names.VANISH_RATIO,
+        names.DECAY_PER_LAYER,
+        names.TRAIN_LOSS,
+        names.TEST_ACCURACY,
+        names.DIVERGED,
+        names.TRAIN_SECONDS,
+    ):
+        assert key in r.data.metrics
+    assert r.data.metrics[names.VANISH_RATIO] == pytest.approx(init.iloc[0] / init.iloc[-1])
+    assert "model:" in artifact_text(client, out["run_id"], names.ARTIFACT_CONFIG)
+    png = client.download_artifacts(out["run_id"], names.ARTIFACT_FIGURE)
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finished_point_is_skipped_unless_forced(store):
+    cfg = cfg_for(store, seed=5)
+    first = experiment.run(cfg, ROOT)
+    again = experiment.run(cfg, ROOT)
+    assert again["status"] == "SKIPPED" and again["run_id"] == first["run_id"]
+    forced = experiment.run({**cfg, "force": True}, ROOT)
+    assert forced["status"] == "FINISHED" and forced["run_id"] != first["run_id"]
+
+
+@pytest.mark.parametrize(
+    ("override", "pattern"),
+    [
+        ({"model.activation": "sigmod"}, r"model\.activation='sigmod' is not allowed"),
+        ({"model.depth": 0}, r"model\.depth=0 is not allowed; it must be an integer >= 1"),
+        ({"model.width": 0}, r"model\.width=0"),
+        ({"train.lr": 0}, r"train\.lr=0 is not allowed; it must be a number > 0"),
+        ({"train.batch_size": 0}, r"train\.batch_size=0"),
+        ({"train.batch_size": 5000}, r"train\.batch_size=5000 is not allowed; it must be <= 1438"),
+        ({"train.epochs": -1}, r"train\.epochs=-1"),
+        ({"model.gain": -1}, r"model\.gain=-1"),
+        ({"model.bias_std": -0.5}, r"model\.bias_std=-0\.5"),
+        ({"model.dtype": "float16"}, r"model\.dtype='float16' is not allowed; choose one of"),
+        ({"model.init": "glorot"}, r"model\.init='glorot'"),
+        ({"train.cost": "hinge"}, r"train\.cost='hinge'"),
+        ({"data.name": "mnist"}, r"data\.name='mnist'"),
+        ({"model.depth": "abc"}, r"model\.depth='abc' is not allowed; it must be an integer"),
+        (
+            {"model.output_activation": "tanh"},
+            r"model\.output_activation='tanh' is not allowed "
+            r"with train\.cost='cross_entropy'",
+        ),
+    ],
+)
+def test_bad_config_fails_before_any_run_exists(store, override, pattern):
+    before = len(all_runs(store))
+    with pytest.raises(ConfigError, match=pattern):
+        experiment.run(cfg_for(store, **override), ROOT)
+    assert len(all_runs(store)) == before
+
+
+def test_interrupt_marks_run_killed_and_keeps_what_was_logged(store, monkeypatch):
+    real_train = experiment.train
+
+    def train_then_interrupt(spec, data, rng, on_measure, on_epoch):
+        calls = []
+
+        def measure(m):
+            on_measure(m)
+            calls.append(m)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        return real_train(spec, data, rng, measure, on_epoch)
+
+    monkeypatch.setattr(experiment, "train", train_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run(cfg_for(store, seed=7), ROOT)
+    (r,) = [r for r in all_runs(store) if r.data.params.get("seed") == "7"]
+    assert r.info.status == "KILLED"
+    hist = client_for(store).get_metric_history(r.info.run_id, names.layer_metric("bound", 1))
+    assert sorted(m.step for m in hist) == [0, 50]  # both logged steps survived
+
+
+def test_divergence_is_a_finished_run_tagged_diverged(store):
+    cfg = cfg_for(
+        store,
+        **{
+            "model.activation": "relu",
+            "model.init": "normal",
+            "model.gain": 30.0,
+            "model.depth": 20,
+            "train.lr": 1.0,
+            "train.cost": "quadratic",
+            "model.output_activation": "linear",
+        },
+    )
+    out = experiment.run(cfg, ROOT)
+    r = client_for(store).get_run(out["run_id"])
+    assert r.info.status == "FINISHED"
+    assert r.data.tags[names.TAG_STATUS] == names.STATUS_DIVERGED
+    assert r.data.metrics[names.DIVERGED] == 1.0
+    assert r.data.metrics[names.DIVERGED_STEP] == 1
+    assert 1 <= r.data.metrics[names.DIVERGED_LAYER] <= 21
+    assert not client_for(store).get_metric_history(out["run_id"], "profile_final/grad_b_norm")
