@@ -58,3 +58,7 @@ def check_array(key: str, x: object, *, ndim: int | tuple[int, ...], finite: boo
     if finite and not np.isfinite(arr).all():
         raise ValueError(f"{key} contains NaN or inf; it must be finite")
     return arr
+
+
+class ConfigError(ValueError):
+    """A config value was rejected before any run was created."""
