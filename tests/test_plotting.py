@@ -375,3 +375,18 @@ def test_missing_data_gives_a_clear_error(sweep):
     only_init = history[history["phase"] == names.PHASE_INIT]
     data, fig = plotting.plot_gradient_vs_layer(runs[runs["run_id"] == "run00"], only_init)
     assert set(data["phase"]) == {names.PHASE_INIT} and len(fig.axes) == 1
+
+
+def test_report_selections_pick_natural_init_and_deepest_runs():
+    runs = pd.DataFrame(
+        {
+            "run_id": list("abcdef"),
+            "model.activation": ["sigmoid", "sigmoid", "tanh", "tanh", "relu", "relu"],
+            "model.init": ["he_normal", "lecun_normal", "he_normal", "lecun_normal"]
+            + ["he_normal"] * 2,
+            "model.depth": [2, 2, 2, 2, 2, 6],
+        }
+    )
+    # sigmoid and relu have their natural init; tanh's (xavier) is absent: a tie, broken by name
+    assert plotting.natural_init_runs(runs)["run_id"].tolist() == ["b", "c", "e", "f"]
+    assert sorted(plotting.deepest_runs(runs)["run_id"]) == ["a", "b", "c", "d", "f"]

@@ -470,9 +470,14 @@ def _profile_grid(
             ax.set_ylabel(f"{ylabel}\n{_phase_text(phase, data, history)}")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(True, which="major", alpha=0.3)
-    fig.suptitle(_wrap(f"{title}\n{_setup_text(runs, exclude=(line_by,))}", width), fontsize=11)
-    style = [Line2D([], [], color="0.3", marker="o", ms=3, label="measured (median over seeds)")]
-    if (data["n_runs"] > 1).any():
+    setup = _setup_text(runs, exclude=(line_by,))
+    if len(runs) == 1:
+        setup = f"run {runs['run_name'].iloc[0]}: {setup}"
+    fig.suptitle(_wrap(f"{title}\n{setup}", width), fontsize=11)
+    several = bool((data["n_runs"] > 1).any())
+    measured = "measured (median over seeds)" if several else "measured"
+    style = [Line2D([], [], color="0.3", marker="o", ms=3, label=measured)]
+    if several:
         what = "min–max" if band == "minmax" else "interquartile range"
         style.append(Patch(color="0.3", alpha=0.2, label=f"band: {what} over seeds"))
     if with_bound:
@@ -944,7 +949,9 @@ def natural_init_runs(runs: pd.DataFrame) -> pd.DataFrame:
     keep = []
     for act, grp in runs.groupby(ACTIVATION, sort=False):
         want = NATURAL_INIT.get(act)
-        init = want if (grp[INIT] == want).any() else grp[INIT].value_counts().index[0]
+        counts = grp[INIT].value_counts()
+        # else the most common init, ties broken by name so the choice is stable
+        init = want if want in counts else min(counts.index[counts == counts.max()])
         keep.append(grp[grp[INIT] == init])
     return pd.concat(keep) if keep else runs.iloc[0:0]
 
