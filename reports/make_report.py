@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=ROOT / "reports", help="output folder")
     args = p.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        p.error(f"--out={str(args.out)!r} is not allowed; it is a file, not a folder")
 
     from mlflow.exceptions import MlflowException
 
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         paths = make_report(args.tracking_uri, args.experiment, args.sweep, args.out, args.filter)
-    except (ReportError, ValueError, MlflowException) as err:
+    except (ReportError, ValueError, OSError, MlflowException) as err:
         message = (err.message if isinstance(err, MlflowException) else str(err)).strip()
         first = message.splitlines()[0] if message else type(err).__name__
         print(f"make_report: {first}", file=sys.stderr)

@@ -303,6 +303,10 @@ def test_script_help_and_errors(store, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("make_report: no experiment named 'nope'")
     assert script.main(["--tracking-uri", uri, "--sweep", "a'b", "--out", str(tmp_path)]) == 1
     assert "is not allowed" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as done:
+        script.main(["--tracking-uri", uri, "--out", str(tmp_path / "file")])
+    assert done.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
     # a sweep whose runs lack their history: quick, and only figure 2 can be drawn
     assert script.main(["--tracking-uri", uri, "--sweep", BARE, "--out", str(tmp_path)]) == 0
     assert "wrote 1 figures" in capsys.readouterr().out
