@@ -9,6 +9,7 @@ Every key of conf/config.yaml can be overridden; see README.md.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
+    # SIGTERM (scancel, kill) stops a sweep like Ctrl-C: running runs end KILLED
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         check_override_keys(sys.argv[1:], ROOT / "conf", "config")
     except ConfigError as err:

@@ -42,9 +42,13 @@ def test_sigterm_marks_the_run_killed_and_keeps_its_metrics(tmp_path):
     cmd = [sys.executable, str(ROOT / "experiments" / "train.py"), "-m", "model.depth=3",
            "train.epochs=200", "train.log_every=20", f"mlflow.tracking_uri={uri}",
            f"hydra.sweep.dir={tmp_path}/multirun"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    out = open(tmp_path / "stdout.txt", "w")  # closed below
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=out, stderr=subprocess.PIPE, text=True)
     try:
+        # connect only once the sweep has created the store: a reader that opens a
+        # half-migrated SQLite store would race the writer's schema creation
+        wait_for(lambda: "[gradlab] sweep" in (tmp_path / "stdout.txt").read_text(), 120,
+                 "the sweep's parent run")  # fmt: skip
         (run,) = wait_for(lambda: running_runs(uri, db), 120, "a RUNNING run")
         client = client_for(uri)
         metric = names.layer_metric("grad_b_norm", 1)
@@ -54,6 +58,7 @@ def test_sigterm_marks_the_run_killed_and_keeps_its_metrics(tmp_path):
         err = proc.communicate(timeout=120)[1]
     finally:
         proc.kill()
+        out.close()
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
     r = client.get_run(run.info.run_id)
