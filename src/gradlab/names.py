@@ -54,6 +54,7 @@ TAG_GIT_COMMIT = "gradlab.git_commit"
 TAG_STATUS = "status"  # "ok" | "diverged"
 TAG_KIND = "gradlab.kind"  # "train" | "probe" | "sweep"
 TAG_ERROR = "gradlab.error"  # one-line reason a job failed
+TAG_PRESET = "gradlab.preset"  # the +experiment=NAME preset a sweep was launched with
 STATUS_OK = "ok"
 STATUS_DIVERGED = "diverged"
 

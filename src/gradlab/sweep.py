@@ -57,6 +57,12 @@ def _sweep_overrides(config: DictConfig) -> list[str]:
     return sorted(task + [f"{k}={v}" for k, v in params.items()])
 
 
+def preset_of(config: DictConfig) -> str | None:
+    """The ``+experiment=NAME`` preset of this launch, if any."""
+    choice = config.hydra.runtime.choices.get("experiment")
+    return str(choice) if choice else None
+
+
 def count_jobs(overrides: list[str]) -> int:
     """How many jobs the basic sweeper makes of these overrides (product of lists)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -154,11 +160,15 @@ class MlflowSweepCallback(Callback):
             tracking.with_retry(client.update_run, parent_id, status="RUNNING")
             log.info("sweep %s: resuming parent run %s", sweep_id, parent_id)
         else:
+            preset = preset_of(config)
+            tags = {names.TAG_KIND: "sweep", names.TAG_SWEEP_ID: sweep_id}
+            if preset:
+                tags[names.TAG_PRESET] = preset
             parent = tracking.with_retry(
                 client.create_run,
                 experiment_id,
-                run_name=f"sweep-{sweep_id}",
-                tags={names.TAG_KIND: "sweep", names.TAG_SWEEP_ID: sweep_id},
+                run_name=f"sweep-{preset or 'custom'}-{sweep_id}",
+                tags=tags,
             )
             parent_id = parent.info.run_id
             tracking.log_params(
