@@ -27,17 +27,47 @@ def _sigmoid(z: Array) -> Array:
     return expit(z)
 
 
+def _exp_minus_abs(z: Array, scale: float = 1.0) -> Array:
+    """e^{−scale·|z|} in one new floating array (in-place steps: no temporaries)."""
+    z = np.asarray(z)
+    e = np.empty(z.shape, np.result_type(z, 1.0))  # integers promote, float32 stays
+    np.abs(z, out=e)
+    np.multiply(e, -scale, out=e)
+    return np.exp(e, out=e)
+
+
 def _sigmoid_prime(z: Array) -> Array:
     # σ′(z) = σ(z)σ(−z) = e^{−|z|} / (1 + e^{−|z|})²: symmetric and free of the
     # cancellation in σ(1−σ), so σ′(40) ≈ 4e−18 is kept rather than rounded to 0.
-    e = np.exp(-np.abs(z))
-    return e / (1.0 + e) ** 2
+    e = _exp_minus_abs(z)
+    d = np.add(e, 1.0)
+    d *= d
+    e /= d
+    return e
+
+
+def _sigmoid_and_prime(z: Array) -> tuple[Array, Array]:
+    # One exponential serves both: with e = e^{−|z|} and r = 1/(1+e) = σ(|z|),
+    # e·r = σ(−|z|), σ(z) is r or e·r by the sign of z, and σ′(z) = e·r² as in
+    # _sigmoid_prime.  Every factor is positive, so both keep full relative
+    # accuracy for tiny values (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).
+    e = _exp_minus_abs(z)
+    r = np.add(e, 1.0, out=np.empty_like(e))
+    np.reciprocal(r, out=r)  # σ(|z|)
+    e *= r  # σ(−|z|)
+    a = np.where(z < 0, e, r)  # σ(z)
+    e *= r  # σ′(z) = σ(|z|)σ(−|z|)
+    return a, e
 
 
 def _tanh_prime(z: Array) -> Array:
     # 1 − tanh² computed as sech² = 4e^{−2|z|}/(1+e^{−2|z|})² keeps tiny values.
-    e = np.exp(-2.0 * np.abs(z))
-    return 4.0 * e / (1.0 + e) ** 2
+    e = _exp_minus_abs(z, 2.0)
+    d = np.add(e, 1.0)
+    d *= d
+    e *= 4.0
+    e /= d
+    return e
 
 
 def _relu(z: Array) -> Array:
@@ -84,19 +114,30 @@ class Activation:
         φ′(z), element-wise.
     sup_prime : float
         sup_z |φ′(z)|, the factor in the backprop bound.
+    phi_and_prime : callable, optional
+        z ↦ (φ(z), φ′(z)) computed together, for activations where that shares
+        work (the sigmoid's one exponential); must equal ``(phi(z), phi_prime(z))``
+        to rounding.  None: the two are called separately.
     """
 
     name: str
     phi: Callable[[Array], Array]
     phi_prime: Callable[[Array], Array]
     sup_prime: float
+    phi_and_prime: Callable[[Array], tuple[Array, Array]] | None = None
 
     def __call__(self, z: Array) -> Array:
         return self.phi(z)
 
+    def value_and_prime(self, z: Array) -> tuple[Array, Array]:
+        """(φ(z), φ′(z)), each of the shape and dtype of ``z``."""
+        if self.phi_and_prime is not None:
+            return self.phi_and_prime(z)
+        return self.phi(z), self.phi_prime(z)
+
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_prime, 0.25),
+    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_prime, 0.25, _sigmoid_and_prime),
     "tanh": Activation("tanh", np.tanh, _tanh_prime, 1.0),
     "relu": Activation("relu", _relu, _relu_prime, 1.0),
     "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, 1.0),

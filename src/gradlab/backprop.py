@@ -67,6 +67,39 @@ class Trace:
         return len(self.z)
 
 
+def _forward(
+    weights: list[Array],
+    biases: list[Array],
+    x: Array,
+    hidden: Activation,
+    output: Activation,
+    with_primes: bool,
+) -> tuple[list[Array], list[Array], list[Array] | None]:
+    """Forward pass; also φ′(z^l) per layer when ``with_primes`` (for backward).
+
+    φ′ computed here, beside φ, shares the work of both (the sigmoid's single
+    exponential) and is exactly what ``backward`` would compute from z.
+    """
+    L = len(weights)
+    zs: list[Array] = []
+    activations = [x]
+    primes: list[Array] | None = [] if with_primes else None
+    a = x
+    for i in range(L):
+        phi = output if i == L - 1 else hidden
+        # (..., n, n_{l-1}) @ (..., n_{l-1}, n_l) + (..., 1, n_l) -> (..., n, n_l)
+        z = a @ weights[i].swapaxes(-1, -2)
+        z += biases[i][..., None, :]
+        if primes is None:
+            a = phi.phi(z)
+        else:
+            a, prime = phi.value_and_prime(z)
+            primes.append(prime)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations, primes
+
+
 def forward(
     weights: list[Array],
     biases: list[Array],
@@ -75,19 +108,48 @@ def forward(
     output: Activation,
 ) -> tuple[list[Array], list[Array]]:
     """Forward pass; returns (z, a) with a[0] = x (see module docstring)."""
-    L = len(weights)
-    zs: list[Array] = []
-    activations = [x]
-    a = x
-    for i in range(L):
-        phi = output if i == L - 1 else hidden
-        # (..., n, n_{l-1}) @ (..., n_{l-1}, n_l) + (..., 1, n_l) -> (..., n, n_l)
-        z = a @ weights[i].swapaxes(-1, -2)
-        z += biases[i][..., None, :]
-        a = phi.phi(z)
-        zs.append(z)
-        activations.append(a)
+    zs, activations, _ = _forward(weights, biases, x, hidden, output, with_primes=False)
     return zs, activations
+
+
+def _backward(
+    weights: list[Array],
+    zs: list[Array],
+    activations: list[Array],
+    primes: list[Array] | None,
+    y: Array,
+    cost: Cost,
+    hidden: Activation,
+    output: Activation,
+) -> Trace:
+    """``backward`` with φ′(z^l) supplied by the forward pass, or None to compute it."""
+    L = len(weights)
+    n = zs[-1].shape[-2]
+    if primes is None:
+        primes = [None] * L  # type: ignore[list-item]
+        primes[-1] = output.phi_prime(zs[-1])
+    deltas: list[Array] = [None] * L  # type: ignore[list-item]
+    nabla_w: list[Array] = [None] * L  # type: ignore[list-item]
+    nabla_b: list[Array] = [None] * L  # type: ignore[list-item]
+
+    delta = cost.delta(zs[-1], activations[-1], y, output)  # eq. 1, (..., n, n_L)
+    for i in range(L - 1, -1, -1):
+        deltas[i] = delta
+        nb = np.add.reduce(delta, axis=-2)  # (..., n_l)
+        nb *= 1.0 / n
+        nabla_b[i] = nb  # eq. 5
+        # (..., n_l, n) @ (..., n, n_{l-1}) -> (..., n_l, n_{l-1})   eq. 6
+        nw = delta.swapaxes(-1, -2) @ activations[i]
+        nw *= 1.0 / n
+        nabla_w[i] = nw
+        if i > 0:
+            if primes[i - 1] is None:
+                primes[i - 1] = hidden.phi_prime(zs[i - 1])
+            # eq. 4 transposed: (..., n, n_{l+1}) @ (..., n_{l+1}, n_l) -> (..., n, n_l)
+            delta = delta @ weights[i]
+            delta *= primes[i - 1]
+    value = cost.value(zs[-1], activations[-1], y)
+    return Trace(zs, activations, primes, deltas, nabla_w, nabla_b, value)
 
 
 def backward(
@@ -100,29 +162,7 @@ def backward(
     output: Activation,
 ) -> Trace:
     """Backpropagate the output error δ^L to every layer (eqs. 1, 4, 5, 6)."""
-    L = len(weights)
-    n = zs[-1].shape[-2]
-    primes: list[Array] = [None] * L  # type: ignore[list-item]
-    deltas: list[Array] = [None] * L  # type: ignore[list-item]
-    nabla_w: list[Array] = [None] * L  # type: ignore[list-item]
-    nabla_b: list[Array] = [None] * L  # type: ignore[list-item]
-
-    primes[-1] = output.phi_prime(zs[-1])
-    delta = cost.delta(zs[-1], activations[-1], y, output)  # eq. 1, (..., n, n_L)
-    for i in range(L - 1, -1, -1):
-        deltas[i] = delta
-        nabla_b[i] = delta.mean(axis=-2)  # eq. 5
-        # (..., n_l, n) @ (..., n, n_{l-1}) -> (..., n_l, n_{l-1})   eq. 6
-        nw = delta.swapaxes(-1, -2) @ activations[i]
-        nw /= n
-        nabla_w[i] = nw
-        if i > 0:
-            primes[i - 1] = hidden.phi_prime(zs[i - 1])
-            # eq. 4 transposed: (..., n, n_{l+1}) @ (..., n_{l+1}, n_l) -> (..., n, n_l)
-            delta = delta @ weights[i]
-            delta *= primes[i - 1]
-    value = cost.value(zs[-1], activations[-1], y)
-    return Trace(zs, activations, primes, deltas, nabla_w, nabla_b, value)
+    return _backward(weights, zs, activations, None, y, cost, hidden, output)
 
 
 def backprop(
@@ -134,6 +174,10 @@ def backprop(
     hidden: Activation,
     output: Activation,
 ) -> Trace:
-    """Forward then backward on one batch; no validation (see ``MLP.backprop``)."""
-    zs, activations = forward(weights, biases, x, hidden, output)
-    return backward(weights, zs, activations, y, cost, hidden, output)
+    """Forward then backward on one batch; no validation (see ``MLP.backprop``).
+
+    φ′(z^l) is computed in the forward pass, beside φ (see ``_forward``); the
+    result equals ``backward(weights, *forward(...), ...)`` to rounding.
+    """
+    zs, activations, primes = _forward(weights, biases, x, hidden, output, with_primes=True)
+    return _backward(weights, zs, activations, primes, y, cost, hidden, output)
