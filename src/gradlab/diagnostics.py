@@ -7,6 +7,8 @@ Layers are l = 1..L as in the notes; row i of the table is layer l = i + 1.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -87,6 +89,17 @@ class SpectralCache:
             out[i], self._v[i] = spectral_norm(w, v0, self.rtol)
         return out
 
+    def copy(self) -> SpectralCache:
+        """A cache with the same warm starts (they are never modified in place)."""
+        new = SpectralCache(self.rtol)
+        new._v = dict(self._v)
+        return new
+
+
+def _norm(x: Array) -> float:
+    """‖x‖₂ (Frobenius for a matrix) as one BLAS dot product, without temporaries."""
+    return math.sqrt(float(np.vdot(x, x)))
+
 
 def layer_table(
     trace: Trace,
@@ -112,31 +125,30 @@ def layer_table(
     if spectral is None:
         spectral = SpectralCache()
     spec = spectral(weights) if callable(spectral) else np.asarray(spectral, dtype=np.float64)
-    rows = []
+    # Columns are filled as arrays and the frame is built once: at small widths
+    # building a DataFrame row by row costs more than the statistics themselves.
+    col = {name: np.empty(L) for name in COLUMNS if name not in ("layer", "width", "bound")}
+    width = np.empty(L, dtype=np.int64)
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(L):
             phi = output if i == L - 1 else hidden
             delta = trace.delta[i]  # (n, n_l)
             prime = trace.phi_prime[i]  # (n, n_l)
-            a = trace.a[i + 1]
-            unit_prime = prime.mean(axis=0)  # (n_l,)
-            rows.append(
-                {
-                    "layer": i + 1,
-                    "width": delta.shape[-1],
-                    "grad_b_norm": float(np.linalg.norm(trace.nabla_b[i])),
-                    "grad_w_norm": float(np.linalg.norm(trace.nabla_w[i])),
-                    "delta_rms": float(np.sqrt(np.mean(np.sum(delta * delta, axis=-1)))),
-                    "sigma_prime_mean": float(prime.mean()),
-                    "saturated_frac": float(
-                        np.mean(unit_prime < SATURATION_THRESHOLD * phi.sup_prime)
-                    ),
-                    "act_mean": float(a.mean()),
-                    "act_std": float(a.std()),
-                    "weight_norm": float(np.linalg.norm(weights[i])),
-                    "weight_spectral": float(spec[i]),
-                }
-            )
-    table = pd.DataFrame(rows)
-    table["bound"] = sigma_bound(table["delta_rms"].iloc[-1], spec, hidden.sup_prime)
-    return table[list(COLUMNS)]
+            a = trace.a[i + 1]  # (n, n_l)
+            n, width[i] = delta.shape[-2:]
+            unit_prime = np.add.reduce(prime, axis=0) / n  # (n_l,)
+            act_mean = np.add.reduce(a, axis=None) / a.size
+            col["grad_b_norm"][i] = _norm(trace.nabla_b[i])
+            col["grad_w_norm"][i] = _norm(trace.nabla_w[i])
+            # Σ_k ‖δ_k‖² over the batch is ‖δ‖_F²
+            col["delta_rms"][i] = _norm(delta) / math.sqrt(n)
+            col["sigma_prime_mean"][i] = unit_prime.mean()
+            threshold = SATURATION_THRESHOLD * phi.sup_prime
+            col["saturated_frac"][i] = np.count_nonzero(unit_prime < threshold) / width[i]
+            col["act_mean"][i] = act_mean
+            col["act_std"][i] = _norm(a - act_mean) / math.sqrt(a.size)
+            col["weight_norm"][i] = _norm(weights[i])
+            col["weight_spectral"][i] = spec[i]
+        bound = sigma_bound(col["delta_rms"][-1], spec, hidden.sup_prime)
+    values = {"layer": np.arange(1, L + 1), "width": width, **col, "bound": bound}
+    return pd.DataFrame({name: values[name] for name in COLUMNS})

@@ -2,13 +2,18 @@
 
 An SVD per layer per logged step costs O(n³); between two SGD steps W moves
 little, so power iteration on WᵀW started from the previous top right singular
-vector converges in a handful of matrix-vector products (O(n²) each).  The
-estimate σ_k = ‖W v_k‖ increases monotonically to σ_max from below (Golub & Van
-Loan, *Matrix Computations*, §8.2.1); we stop when it changes by less than
-``rtol`` relative.
+vector converges in a handful of matrix-vector products (O(n²) each).  Every
+product gives an estimate: ‖W v‖ for a unit v, then ‖Wᵀu‖/‖u‖ for u = W v, and
+so on; the sequence increases monotonically to σ_max from below (each term is
+‖W v‖² = ⟨v, WᵀW v⟩ ≤ ‖v‖‖WᵀW v‖ by Cauchy–Schwarz; Golub & Van Loan, *Matrix
+Computations*, §8.2.1).  We stop when two successive estimates differ by less
+than ``rtol`` relative, so a warm start that is already converged costs two
+products.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -33,7 +38,7 @@ def spectral_norm(
     Returns
     -------
     sigma : float
-        ‖w‖₂ (a lower bound accurate to about ``rtol``).
+        ‖w‖₂ (a lower bound accurate to about ``rtol``; NaN if ``w`` is not finite).
     v : ndarray, shape (n_in,)
         Unit vector to pass back as ``v0`` next time.
     """
@@ -42,27 +47,29 @@ def spectral_norm(
     # Cold start: Wᵀ1 is orthogonal to the top singular vector only for
     # contrived W, and needs no random numbers.
     v = w.sum(axis=0) if v0 is None else np.asarray(v0, dtype=np.float64)
-    norm = np.linalg.norm(v)
-    if not np.isfinite(norm):
+    norm = math.sqrt(float(v @ v))
+    if not math.isfinite(norm):
         return float("nan"), np.full(n_in, np.nan)
     if norm == 0.0:
         v = np.ones(n_in)
-        norm = np.sqrt(n_in)
+        norm = math.sqrt(n_in)
     v = v / norm
     sigma = 0.0
     for _ in range(max_iter):
         u = w @ v  # (n_out,)
-        s_new = float(np.linalg.norm(u))
-        if s_new == 0.0:
-            return 0.0, v
+        nu = math.sqrt(float(u @ u))  # ‖W v‖, v a unit vector
+        if not math.isfinite(nu):
+            return float("nan"), v
+        if nu == 0.0:
+            return sigma, v
         v_new = w.T @ u  # (n_in,) = WᵀW v
-        nv = np.linalg.norm(v_new)
+        nv = math.sqrt(float(v_new @ v_new))
+        s_new = nv / nu  # ‖Wᵀu‖/‖u‖ ≥ ‖W v‖
         if nv == 0.0:
-            return s_new, v
+            return max(sigma, nu), v
         v = v_new / nv
-        if abs(s_new - sigma) <= rtol * s_new:
-            sigma = s_new
+        converged = abs(s_new - nu) <= rtol * s_new
+        sigma = max(sigma, s_new)
+        if converged:
             break
-        sigma = s_new
-    # One more product gives the estimate for the final v (Rayleigh quotient).
-    return max(sigma, float(np.linalg.norm(w @ v))), v
+    return sigma, v
