@@ -19,7 +19,8 @@ import hydra
 from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
-from gradlab.explain import build_example, explain, worked_examples_page
+from gradlab.example import Example, build_example
+from gradlab.explain import explain, worked_examples_page
 
 #: Keys of conf/explain.yaml that describe the example (passed to build_example).
 EXAMPLE_KEYS = (
@@ -61,15 +62,20 @@ def to_spec(cfg: DictConfig) -> dict:
     return spec
 
 
+def to_example(spec: dict) -> Example:
+    """The example a spec (from :func:`to_spec`) describes; bad values raise ValueError."""
+    return build_example(**{k: spec[k] for k in EXAMPLE_KEYS})
+
+
 def worked_examples(precision: int) -> str:
     """docs/worked-examples.md: the seed presets composed from conf/ and all errata.
 
     Needs an initialised Hydra (inside the app, or ``hydra.initialize_config_dir``).
     """
-    examples = []
-    for preset in DOCS_PRESETS:
-        spec = to_spec(compose(config_name="explain", overrides=[f"+experiment={preset}"]))
-        examples.append(build_example(**{k: spec[k] for k in EXAMPLE_KEYS}))
+    examples = [
+        to_example(to_spec(compose(config_name="explain", overrides=[f"+experiment={preset}"])))
+        for preset in DOCS_PRESETS
+    ]
     return worked_examples_page(examples, precision, DOCS_COMMAND)
 
 
@@ -78,7 +84,7 @@ def render(cfg: DictConfig) -> str:
     spec = to_spec(cfg)
     if spec["docs"]:
         return worked_examples(spec["precision"])
-    return explain(build_example(**{k: spec[k] for k in EXAMPLE_KEYS}), spec["precision"])
+    return explain(to_example(spec), spec["precision"])
 
 
 @hydra.main(config_path="../conf", config_name="explain", version_base="1.3")

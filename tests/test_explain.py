@@ -1,27 +1,26 @@
 """Walkthroughs (gradlab.explain, experiments/explain.py): every printed number is the engine's.
 
-The Markdown is parsed back and compared with a backprop trace; the errata are
-checked against hand arithmetic on the notes' printed numbers; the factor table
+The Markdown is parsed back and compared with a backprop trace; the factor table
 against the bound ‖δ^l‖ ≤ sup|φ′|·‖W^{l+1}‖₂·‖δ^{l+1}‖ with ‖W‖₂ from an SVD.
+The errata have their own tests (test_errata.py), as has number formatting
+(test_mathfmt.py).
 """
 
 import importlib.util
-import math
 import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, compose_config
 from hydra import compose, initialize_config_dir
 
 import gradlab
-from gradlab.explain import NOTATION_ERRATA, NOTES, build_example, errata, explain, fmt
+from gradlab.example import build_example
+from gradlab.explain import explain
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
 SCRIPT = ROOT / "experiments" / "explain.py"
 PRESETS = ("seed_example_221", "seed_example_232", "deep_sigmoid")
 
@@ -50,19 +49,27 @@ def display_blocks(text: str) -> list[str]:
     return re.findall(r"^\$\$\n(.*?)\n\$\$$", text, re.S | re.M)
 
 
-def cfg(*overrides: str):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose(config_name="explain", overrides=list(overrides))
-
-
 def render(*overrides: str) -> str:
-    with initialize_config_dir(str(CONF), version_base="1.3"):
+    # initialised around render itself: docs=true composes the seed presets inside it
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         return entry.render(compose(config_name="explain", overrides=list(overrides)))
 
 
-def example_of(preset: str):
-    spec = entry.to_spec(cfg(f"+experiment={preset}"))
-    return build_example(**{k: spec[k] for k in entry.EXAMPLE_KEYS})
+def traced(preset: str):
+    """The example of conf/experiment/<preset>.yaml, as the script builds it, and its trace."""
+    cfg = compose_config([f"+experiment={preset}"], config_name="explain")
+    ex = entry.to_example(entry.to_spec(cfg))
+    return ex, ex.net.backprop(ex.x, ex.y, cost=ex.cost)
+
+
+def run_script(cwd, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def expected_blocks(net, trace, y):
@@ -88,8 +95,7 @@ def expected_blocks(net, trace, y):
 
 def test_walkthrough_numbers_are_the_engines():
     text = render("+experiment=seed_example_232")
-    ex = example_of("seed_example_232")
-    trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
+    ex, trace = traced("seed_example_232")
     exp = expected_blocks(ex.net, trace, ex.y)
     blocks = display_blocks(text)
     assert len(blocks) == len(exp)  # nothing shown twice, nothing left out
@@ -108,8 +114,7 @@ def test_walkthrough_numbers_are_the_engines():
 
 def test_summary_table_is_the_engines():
     text = render("+experiment=seed_example_221")
-    ex = example_of("seed_example_221")
-    trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
+    _, trace = traced("seed_example_221")
     rows = re.findall(
         r"^\| (\d)(?: \(output\))? \| (\[.*?\]) \| (\[.*?\]) \| (\[.*?\]) \|$", text, re.M
     )
@@ -134,54 +139,6 @@ def test_committed_docs_are_what_make_docs_generates():
     out = next(a.partition("=")[2] for a in args if a.startswith("out="))
     text = render(*[a for a in args if not a.startswith("out=")])
     assert (ROOT / out).read_text(encoding="utf-8") == text
-
-
-def test_docs_contain_every_erratum():
-    text = (ROOT / "docs" / "worked-examples.md").read_text(encoding="utf-8")
-    for where, notes, fix in NOTATION_ERRATA:
-        assert f"| {where} | {notes} | {fix} |" in text
-    for key in ("example_221", "example_232"):
-        ex = example_of(f"seed_{key}")
-        trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
-        for e in errata(key, ex.net, trace, ex.y, "quadratic"):
-            assert f"| ${e.label}$ | {e.printed_text} |" in text
-
-
-def test_errata_of_example_232_match_hand_arithmetic():
-    ex = example_of("seed_example_232")
-    trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
-    found = {e.quantity: e for e in errata("example_232", ex.net, trace, ex.y, "quadratic")}
-    # z^1 is wrong in the notes, so every printed quantity downstream is wrong too
-    assert set(found) == set(NOTES["example_232"].printed)
-    slips = {k for k, e in found.items() if e.diagnosis == "slip in this step"}
-    assert slips == {"z1", "a1", "z2", "back1"}
-    assert {e.diagnosis for k, e in found.items() if k not in slips} == {"carried over"}
-    np.testing.assert_allclose(found["z1"].computed, [0.23, 0.11, 0.64], atol=1e-12)
-    sigma = 1 / (1 + math.exp(-0.63))  # the notes' a^1_3 = σ(0.63) is printed as 0.6522
-    assert found["a1"].redone[2] == pytest.approx(sigma) and round(sigma, 4) == 0.6525
-    a1 = (0.5597, 0.5275, 0.6522)  # the notes' own a^1 into z^2 = W^2 a^1 + b^2
-    z2 = (
-        0.3 * a1[0] - 0.7 * a1[1] + 0.2 * a1[2] + 0.05,
-        0.6 * a1[0] + 0.1 * a1[1] - 0.5 * a1[2] - 0.05,
-    )
-    np.testing.assert_allclose(found["z2"].redone, z2, rtol=1e-12)
-    d2 = (-0.1138, 0.1291)  # the notes' own δ^2 into (W^2)ᵀδ^2
-    back = (0.3 * d2[0] + 0.6 * d2[1], -0.7 * d2[0] + 0.1 * d2[1], 0.2 * d2[0] - 0.5 * d2[1])
-    np.testing.assert_allclose(found["back1"].redone, back, rtol=1e-12)
-    assert found["back1"].redone[1] > 0 > found["back1"].printed[1]  # the sign slip
-
-
-def test_errata_of_example_221_are_rounding_only():
-    ex = example_of("seed_example_221")
-    trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
-    found = {e.quantity: e for e in errata("example_221", ex.net, trace, ex.y, "quadratic")}
-    # the forward pass is printed right (z^1 = [0.35, 0.3] exactly, by hand) ...
-    assert not {"z1", "a1", "z2", "a2"} & set(found)
-    # ... and the backward values the engine issue found are off in the 4th decimal only
-    assert {"back1", "delta1", "nabla_w2", "nabla_w1"} <= set(found)
-    for e in found.values():
-        assert e.diagnosis == "rounding"
-        assert np.max(np.abs(e.printed - e.computed)) <= 1.5e-4
 
 
 def test_wrong_weight_shape_names_layer_and_both_shapes():
@@ -215,8 +172,7 @@ def test_bad_config_is_one_clear_error(override, named):
 
 def test_deep_sigmoid_factors_are_below_their_bounds():
     text = render("+experiment=deep_sigmoid")
-    ex = example_of("deep_sigmoid")
-    trace = ex.net.backprop(ex.x, ex.y, cost="quadratic")
+    ex, trace = traced("deep_sigmoid")
     L = trace.num_layers
     assert L >= 8 and max(ex.net.sizes) <= 4
     table = text.split("How the error changes from layer to layer")[1]
@@ -268,7 +224,7 @@ def test_cross_entropy_output_error_is_a_minus_y():
 
 
 def assert_github_math(text: str) -> None:
-    """The rules of the module docstring of gradlab.explain."""
+    """The rules of GitHub's math rendering (module docstring of gradlab.mathfmt)."""
     assert text.startswith("# ") and text.endswith("\n")
     assert "}_" not in text and ")_" not in text  # GitHub reads them as emphasis
     assert re.search(r"\\\\[^\n]", text) is None  # every matrix row break ends its line
@@ -281,22 +237,8 @@ def test_every_preset_renders_github_math(overrides):
     assert_github_math(render(*overrides))
 
 
-def test_fmt_keeps_small_numbers_visible():
-    assert fmt(0.23, 4) == "0.2300"
-    assert fmt(-0.0, 4) == "0.0000"
-    assert fmt(-0.00004, 4) == "-4.0000 \\times 10^{-5}"
-    assert fmt(1.5e-7, 2, latex=False) == "1.50e-7"
-    assert fmt(0.004, 4, latex=False, sci_below=0.01) == "4.0000e-3"
-
-
 def test_script_prints_the_corrected_example_and_leaves_no_files(tmp_path):
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "+experiment=seed_example_232"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = run_script(tmp_path, "+experiment=seed_example_232")
     assert run.returncode == 0, run.stderr
     z1 = next(b for b in display_blocks(run.stdout) if b.startswith("z^{1}"))
     assert z1.endswith("\\begin{bmatrix} 0.2300 \\\\\n0.1100 \\\\\n0.6400 \\end{bmatrix}")
@@ -304,13 +246,7 @@ def test_script_prints_the_corrected_example_and_leaves_no_files(tmp_path):
 
 
 def test_script_rejects_a_bad_override_on_one_stderr_line(tmp_path):
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "activation=sigmod"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = run_script(tmp_path, "activation=sigmod")
     assert run.returncode == 2
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
@@ -318,18 +254,12 @@ def test_script_rejects_a_bad_override_on_one_stderr_line(tmp_path):
 
 
 def test_out_writes_the_file(tmp_path):
-    run = subprocess.run(
-        [sys.executable, str(SCRIPT), "+experiment=seed_example_221", "out=walk.md"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    run = run_script(tmp_path, "+experiment=seed_example_221", "out=walk.md")
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md"]
     assert (tmp_path / "walk.md").read_text() == render("+experiment=seed_example_221")
 
 
 def test_engine_and_walkthrough_share_the_network():
-    ex = example_of("seed_example_221")
+    ex, _ = traced("seed_example_221")
     assert isinstance(ex.net, gradlab.MLP) and ex.net.sizes == [2, 2, 1]
