@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT
 from omegaconf import OmegaConf
 
-from gradlab.errata import errata
+from gradlab.errata import errata, errata_table
 from gradlab.example import build_example
-from gradlab.notes import NOTATION_ERRATA, NOTES
+from gradlab.notes import NOTATION_ERRATA, NOTES, NotesExample
 
 
 def seed_example(key: str):
@@ -56,6 +56,24 @@ def test_errata_of_example_221_are_rounding_only():
     for e in found.values():
         assert e.diagnosis == "rounding"
         assert np.max(np.abs(e.printed - e.computed)) <= 1.5e-4
+
+
+def test_planted_slip_is_told_from_the_error_it_carries(monkeypatch):
+    # Network [2, 2, 1] of the notes; by hand z^1 = [0.1 + 0.15 + 0.1, 0.2 + 0.2 - 0.1]
+    # = [0.35, 0.3].  Plant z^1_2 = 0.31 and print a^1 = σ(z^1) from it correctly:
+    # σ(0.31) = 0.57689 (the true a^1_2 = σ(0.3) = 0.57444).
+    ex, trace = seed_example("example_221")
+    planted = {"z1": "0.35 0.31", "a1": "0.5866 0.5769"}
+    monkeypatch.setitem(NOTES, "planted", NotesExample("planted", planted))
+    found = {e.quantity: e for e in errata("planted", ex.net, trace, ex.y, "quadratic")}
+    assert found["z1"].diagnosis == "slip in this step"
+    np.testing.assert_allclose(found["z1"].redone, [0.35, 0.3], atol=1e-12)
+    assert found["a1"].diagnosis == "carried over"
+    np.testing.assert_allclose(found["a1"].redone, [0.58662, 0.57689], atol=1e-5)
+    # the same numbers printed right (0.30, not 0.31) leave nothing to report
+    monkeypatch.setitem(NOTES, "planted", NotesExample("planted", {"z1": "0.35 0.30"}))
+    assert errata("planted", ex.net, trace, ex.y, "quadratic") == []
+    assert "Every printed value agrees with the engine." in errata_table("planted", [], 4, 2)
 
 
 def test_docs_contain_every_erratum():
