@@ -185,8 +185,10 @@ def test_layer_table_columns_match_reference_reductions(act, gain):
     assert list(table["width"]) == [20, 20, 20, 5]
 
 
-@pytest.mark.parametrize("shape", [(30, 30), (64, 100), (256, 256)])
-def test_warm_power_iteration_tracks_svd_along_sgd_steps(shape):
+@pytest.mark.parametrize(
+    "shape", [(30, 30), (64, 100), (10, 30), (100, 300), (300, 100), (256, 256)]
+)
+def test_warm_spectral_norm_tracks_svd_along_sgd_steps(shape):
     # W_{t+1} = W_t − η∇W with a rank-n (batch) update, as between logged steps
     rng = np.random.default_rng(8)
     w = rng.standard_normal(shape) / np.sqrt(shape[1])
@@ -218,3 +220,31 @@ def test_spectral_cache_copy_is_independent():
     cache([w + 1.0 for w in ws])
     np.testing.assert_allclose(snapshot(ws), first, rtol=1e-9)
     np.testing.assert_allclose(first, [np.linalg.norm(w, 2) for w in ws], rtol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(10, 30), (30, 10), (64, 64), (65, 65), (120, 80)])
+def test_spectral_norm_returns_the_top_right_singular_vector(shape):
+    # exact path (min dimension ≤ 64) and Lanczos path alike
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal(shape)
+    s, v = spectral_norm(w)
+    assert s == pytest.approx(np.linalg.norm(w, 2), rel=1e-9)
+    assert np.linalg.norm(v) == pytest.approx(1.0, rel=1e-12)
+    assert np.linalg.norm(w @ v) == pytest.approx(s, rel=1e-8)  # ‖W v‖ = σ only for v₁
+
+
+def test_lanczos_restarts_on_a_nearly_degenerate_top_pair():
+    # σ₁ = 1, σ₂ = 1 − 1e−7: power iteration would need ~10⁷ products
+    rng = np.random.default_rng(6)
+    q1, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    q2, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    sv = np.concatenate([[1.0, 1.0 - 1e-7], np.linspace(0.9, 0.1, 198)])
+    w = (q1 * sv) @ q2.T
+    s, _ = spectral_norm(w)
+    assert 1.0 - 1e-7 <= s <= 1.0 + 1e-12
+
+
+def test_spectral_norm_of_zero_matrix_is_zero():
+    for shape in [(5, 5), (100, 100)]:
+        s, v = spectral_norm(np.zeros(shape))
+        assert s == 0.0 and np.isfinite(v).all()

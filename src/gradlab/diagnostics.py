@@ -36,7 +36,9 @@ COLUMNS: dict[str, str] = {
     "act_mean": "mean of a^l over samples and units",
     "act_std": "standard deviation of a^l over samples and units",
     "weight_norm": "‖W^l‖_F",
-    "weight_spectral": "‖W^l‖₂, largest singular value (warm-started power iteration)",
+    "weight_spectral": (
+        "‖W^l‖₂, largest singular value (warm-started Lanczos; exact for layers of ≤ 64 units)"
+    ),
     "bound": (
         "‖δ^L‖ · Π_{k=l+1..L} sup|φ′| · ‖W^k‖₂ taken per sample and reported as an "
         "rms like delta_rms; since δ^l = (W^{l+1})ᵀδ^{l+1} ⊙ φ′(z^l), delta_rms ≤ bound "

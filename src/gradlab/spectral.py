@@ -1,14 +1,18 @@
-"""Spectral norm ‖W‖₂ by warm-started power iteration.
+"""Spectral norm ‖W‖₂: exact for small layers, warm-started Lanczos otherwise.
 
 An SVD per layer per logged step costs O(n³); between two SGD steps W moves
-little, so power iteration on WᵀW started from the previous top right singular
-vector converges in a handful of matrix-vector products (O(n²) each).  Every
-product gives an estimate: ‖W v‖ for a unit v, then ‖Wᵀu‖/‖u‖ for u = W v, and
-so on; the sequence increases monotonically to σ_max from below (each term is
-‖W v‖² = ⟨v, WᵀW v⟩ ≤ ‖v‖‖WᵀW v‖ by Cauchy–Schwarz; Golub & Van Loan, *Matrix
-Computations*, §8.2.1).  We stop when two successive estimates differ by less
-than ``rtol`` relative, so a warm start that is already converged costs two
-products.
+little, so an iteration on WᵀW started from the previous top right singular
+vector needs only a few matrix-vector products (O(n²) each).  Plain power
+iteration converges like (σ₂/σ₁)^{2k}, which is slow for random-like layers
+whose top singular values crowd together; the Lanczos process (Golub & Van
+Loan, *Matrix Computations*, §10.1) builds the Krylov space of the same
+products, so it is never slower, and its top Ritz value converges far faster.
+Like the power iteration's estimates, every Ritz value is a lower bound that
+increases monotonically to σ_max² (Cauchy interlacing), and we stop when two
+successive estimates of σ differ by less than ``rtol`` relative.
+
+For layers with min(n_out, n_in) ≤ ``EXACT_BELOW`` the largest eigenvalue of the
+small Gram matrix is cheaper than any Python-level iteration, and exact.
 """
 
 from __future__ import annotations
@@ -18,6 +22,24 @@ import math
 import numpy as np
 
 Array = np.ndarray
+
+#: Up to this min(n_out, n_in), ‖W‖₂ is sqrt(λ_max) of the Gram matrix (LAPACK).
+EXACT_BELOW = 64
+#: Lanczos vectors kept before restarting from the best Ritz vector.
+KRYLOV_MAX = 32
+
+
+def _exact(w: Array) -> tuple[float, Array]:
+    """sqrt(λ_max(WᵀW)) and its eigenvector; λ_max is accurate to rounding."""
+    if w.shape[0] < w.shape[1]:
+        lam, vecs = np.linalg.eigh(w @ w.T)  # (n_out, n_out)
+        v = w.T @ vecs[:, -1]  # right singular vector, up to scale
+        nv = math.sqrt(float(v @ v))
+        v = v / nv if nv > 0 else np.full(w.shape[1], 1.0 / math.sqrt(w.shape[1]))
+    else:
+        lam, vecs = np.linalg.eigh(w.T @ w)  # (n_in, n_in)
+        v = vecs[:, -1]
+    return math.sqrt(max(float(lam[-1]), 0.0)), v
 
 
 def spectral_norm(
@@ -50,26 +72,58 @@ def spectral_norm(
     norm = math.sqrt(float(v @ v))
     if not math.isfinite(norm):
         return float("nan"), np.full(n_in, np.nan)
+    if min(w.shape) <= EXACT_BELOW:
+        if not np.isfinite(w).all():
+            return float("nan"), v / norm
+        return _exact(w)
     if norm == 0.0:
         v = np.ones(n_in)
         norm = math.sqrt(n_in)
     v = v / norm
-    sigma = 0.0
-    for _ in range(max_iter):
-        u = w @ v  # (n_out,)
-        nu = math.sqrt(float(u @ u))  # ‖W v‖, v a unit vector
-        if not math.isfinite(nu):
+    sigma, done = 0.0, 0
+    while done < max_iter:
+        sigma_new, v, steps, converged = _lanczos(w, v, min(KRYLOV_MAX, n_in), rtol, sigma)
+        done += steps
+        if not math.isfinite(sigma_new):
             return float("nan"), v
-        if nu == 0.0:
-            return sigma, v
-        v_new = w.T @ u  # (n_in,) = WᵀW v
-        nv = math.sqrt(float(v_new @ v_new))
-        s_new = nv / nu  # ‖Wᵀu‖/‖u‖ ≥ ‖W v‖
-        if nv == 0.0:
-            return max(sigma, nu), v
-        v = v_new / nv
-        converged = abs(s_new - nu) <= rtol * s_new
-        sigma = max(sigma, s_new)
+        sigma = max(sigma, sigma_new)
         if converged:
             break
     return sigma, v
+
+
+def _lanczos(
+    w: Array, v: Array, k_max: int, rtol: float, sigma_prev: float
+) -> tuple[float, Array, int, bool]:
+    """At most ``k_max`` Lanczos steps on WᵀW from the unit vector ``v``.
+
+    Returns (σ estimate, unit top Ritz vector, steps taken, converged).  Full
+    reorthogonalisation keeps the basis orthonormal in floating point.
+    """
+    n_in = w.shape[1]
+    basis = np.empty((k_max, n_in))  # rows q_1..q_k
+    alpha, beta = np.empty(k_max), np.empty(k_max)
+    q, sigma, converged = v, sigma_prev, False
+    for j in range(k_max):
+        basis[j] = q
+        u = w @ q  # (n_out,)
+        r = w.T @ u  # (n_in,) = WᵀW q_j
+        alpha[j] = float(u @ u)  # q_jᵀ WᵀW q_j
+        for _ in range(2):  # classical Gram–Schmidt twice is enough
+            r -= basis[: j + 1].T @ (basis[: j + 1] @ r)
+        beta[j] = math.sqrt(float(r @ r))
+        t = np.diag(alpha[: j + 1]) + np.diag(beta[:j], 1) + np.diag(beta[:j], -1)
+        theta = float(np.linalg.eigvalsh(t)[-1])  # top Ritz value ≤ σ_max²
+        if not math.isfinite(theta):
+            return float("nan"), v, j + 1, True
+        s_new = math.sqrt(max(theta, 0.0))
+        converged = abs(s_new - sigma) <= rtol * s_new or beta[j] <= 1e-14 * s_new**2
+        sigma = max(sigma, s_new)
+        if converged or j == k_max - 1:
+            break
+        q = r / beta[j]
+    k = j + 1
+    t = np.diag(alpha[:k]) + np.diag(beta[: k - 1], 1) + np.diag(beta[: k - 1], -1)
+    y = np.linalg.eigh(t)[1][:, -1]  # (k,)
+    v = basis[:k].T @ y  # (n_in,) top Ritz vector
+    return sigma, v / math.sqrt(float(v @ v)), k, converged
