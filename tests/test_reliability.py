@@ -47,15 +47,15 @@ def test_sigterm_marks_the_run_killed_and_keeps_its_metrics(tmp_path):
     try:
         # connect only once the sweep has created the store: a reader that opens a
         # half-migrated SQLite store would race the writer's schema creation
-        wait_for(lambda: "[gradlab] sweep" in (tmp_path / "stdout.txt").read_text(), 120,
+        wait_for(lambda: "[gradlab] sweep" in (tmp_path / "stdout.txt").read_text(), 300,
                  "the sweep's parent run")  # fmt: skip
-        (run,) = wait_for(lambda: running_runs(uri, db), 120, "a RUNNING run")
+        (run,) = wait_for(lambda: running_runs(uri, db), 300, "a RUNNING run")
         client = client_for(uri)
         metric = names.layer_metric("grad_b_norm", 1)
-        wait_for(lambda: len(client.get_metric_history(run.info.run_id, metric)) >= 3, 120,
+        wait_for(lambda: len(client.get_metric_history(run.info.run_id, metric)) >= 3, 300,
                  "three logged steps")  # fmt: skip
         proc.send_signal(signal.SIGTERM)
-        err = proc.communicate(timeout=120)[1]
+        err = proc.communicate(timeout=300)[1]
     finally:
         proc.kill()
         out.close()
