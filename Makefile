@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run ui test lint lock clean docs report
+.PHONY: install run ui test lint lock clean docs report bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ report: install
 # Regenerate docs/worked-examples.md (the notes' examples and errata) from the engine.
 docs: install
 	$(BIN)/python experiments/explain.py docs=true out=docs/worked-examples.md
+
+# Time the engine against PyTorch (if installed: pip install torch==2.13.0), the BLAS
+# limit and itself; writes reports/benchmarks.md in under 10 minutes.  Where the
+# environment sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, run it as
+# `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE make bench` (see the script's docstring).
+bench: install
+	$(BIN)/python experiments/benchmark.py
 
 lint: install
 	$(BIN)/ruff check .

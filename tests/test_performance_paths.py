@@ -6,6 +6,10 @@ diagnostics, two-product power iteration) is compared with the textbook
 expression it replaces, written here independently of the engine.
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -248,3 +252,25 @@ def test_spectral_norm_of_zero_matrix_is_zero():
     for shape in [(5, 5), (100, 100)]:
         s, v = spectral_norm(np.zeros(shape))
         assert s == 0.0 and np.isfinite(v).all()
+
+
+@pytest.mark.slow
+def test_benchmark_quick_run_writes_every_figure_with_its_target(tmp_path):
+    # smoke run on tiny sizes: checks the report's structure, never a timing
+    out = tmp_path / "bench.md"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "benchmark.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--quick", "--no-torch", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    for title in ("## Machine", "## 1.", "## 2.", "## 3.", "## 7.", "OPENBLAS_CORETYPE"):
+        assert title in text
+    assert "Skipped: PyTorch is not installed (--no-torch given)" in text
+    summary = [line for line in text.splitlines() if line.startswith("| 3 |")]
+    assert len(summary) == 4 and all("≤ 15%" in s or "≤ 3%" in s for s in summary)
+    assert "| 7 |" in text and "≥ 1.6" in text
