@@ -8,6 +8,9 @@ config; it is importable and testable without Hydra.  Order matters:
 3. create the MLflow run, log params and tags, stream metrics while training;
 4. write the history table, config and figure; end the run FINISHED (also when
    training diverged, which is data), KILLED on Ctrl-C/SIGTERM, FAILED on error.
+
+Steps 2–4 without the training itself are :func:`record_run`, which the probe
+job (:mod:`gradlab.probe_run`) shares.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +129,64 @@ def run(
         check_batch_size(spec, data.x_train.shape[0])
     except ValueError as err:
         raise ConfigError(str(err)) from None
+
+    def body(client, run_id: str) -> dict:
+        result = train(
+            spec,
+            data,
+            rng,
+            on_measure=lambda m: _log_measurement(client, run_id, m),
+            on_epoch=lambda e, m: _progress(spec, e, m),
+        )
+        summary = result.summary()
+        metrics = [(k, v, result.steps) for k, v in summary.items()]
+        metrics += tracking.profile_metrics(result.init.table, names.PROFILE_INIT)
+        if result.final is not None:
+            metrics += tracking.profile_metrics(result.final.table, names.PROFILE_FINAL)
+        tracking.log_metrics(client, run_id, metrics)
+        _log_artifacts(client, run_id, spec.run_name, cfg, result)
+        verdict = names.STATUS_DIVERGED if result.diverged else names.STATUS_OK
+        tracking.with_retry(client.set_tag, run_id, names.TAG_STATUS, verdict)
+        if result.diverged:
+            log.warning(
+                "%s diverged at step %d, layer %d (%s pass)",
+                spec.run_name,
+                result.diverged_step,
+                result.diverged_layer,
+                result.diverged_where,
+            )
+        return summary
+
+    return record_run(
+        cfg, root, sweep, blas_threads, kind="train", run_name=spec.run_name, body=body
+    )
+
+
+def record_run(
+    cfg: Mapping,
+    root: Path,
+    sweep: SweepContext | None,
+    blas_threads: int | None,
+    *,
+    kind: str,
+    run_name: str,
+    body: Callable[[object, str], dict],
+) -> dict:
+    """Record one validated job as an MLflow run; ``body`` computes and logs its results.
+
+    Skips the job if a FINISHED run with the same config hash exists (unless
+    ``force``); else creates the run (tags ``gradlab.kind`` = ``kind``, config
+    hash, version, commit, sweep parent), logs the flattened config as params
+    and calls ``body(client, run_id)`` under the BLAS thread cap, with SIGTERM
+    as KeyboardInterrupt.  The run ends FINISHED when ``body`` returns, KILLED
+    on an interrupt, FAILED with the error as a tag on any exception.
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``status`` and what ``body`` returned (the summary
+        metrics); for a skipped job, that run's metrics.
+    """
     uri = tracking.resolve_tracking_uri(cfg.get("mlflow", {}).get("tracking_uri"), root)
     experiment_name = str(cfg.get("mlflow", {}).get("experiment_name") or "gradlab")
 
@@ -135,11 +196,11 @@ def run(
     if not cfg.get("force", False):
         done = find_finished(client, experiment_id, chash)
         if done is not None:
-            log.info("skipping %s: FINISHED as run %s", spec.run_name, done.info.run_id)
+            log.info("skipping %s: FINISHED as run %s", run_name, done.info.run_id)
             return {"run_id": done.info.run_id, "status": "SKIPPED", **done.data.metrics}
 
     tags = {
-        names.TAG_KIND: "train",
+        names.TAG_KIND: kind,
         names.TAG_CONFIG_HASH: chash,
         names.TAG_VERSION: __version__,
     }
@@ -149,36 +210,13 @@ def run(
     if sweep is not None:
         tags["mlflow.parentRunId"] = sweep.parent_run_id
         tags[names.TAG_SWEEP_ID] = sweep.sweep_id
-    mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=spec.run_name, tags=tags)
+    mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=run_name, tags=tags)
     run_id = mlrun.info.run_id
     status = "FAILED"
     try:
         with sigterm_as_interrupt(), threadpool_limits(limits=blas_threads):
             tracking.log_params(client, run_id, flatten(cfg))
-            result = train(
-                spec,
-                data,
-                rng,
-                on_measure=lambda m: _log_measurement(client, run_id, m),
-                on_epoch=lambda e, m: _progress(spec, e, m),
-            )
-            summary = result.summary()
-            metrics = [(k, v, result.steps) for k, v in summary.items()]
-            metrics += tracking.profile_metrics(result.init.table, names.PROFILE_INIT)
-            if result.final is not None:
-                metrics += tracking.profile_metrics(result.final.table, names.PROFILE_FINAL)
-            tracking.log_metrics(client, run_id, metrics)
-            _log_artifacts(client, run_id, spec.run_name, cfg, result)
-            verdict = names.STATUS_DIVERGED if result.diverged else names.STATUS_OK
-            tracking.with_retry(client.set_tag, run_id, names.TAG_STATUS, verdict)
-            if result.diverged:
-                log.warning(
-                    "%s diverged at step %d, layer %d (%s pass)",
-                    spec.run_name,
-                    result.diverged_step,
-                    result.diverged_layer,
-                    result.diverged_where,
-                )
+            summary = body(client, run_id)
         status = "FINISHED"
         return {"run_id": run_id, "status": status, **summary}
     except KeyboardInterrupt:
@@ -191,17 +229,33 @@ def run(
         tracking.with_retry(client.set_terminated, run_id, status)
 
 
-def record_failed_job(cfg: Mapping, root: Path, sweep: SweepContext, err: BaseException) -> str:
-    """Record a sweep point whose config was rejected as a FAILED run (never RUNNING)."""
+def train_run_name(cfg: Mapping) -> str:
+    """The run name of a training config, also when its values are invalid."""
+    model = cfg.get("model", {})
+    return f"{model.get('activation')}-d{model.get('depth')}-{model.get('init')}-s{cfg.get('seed')}"
+
+
+def record_failed_job(
+    cfg: Mapping,
+    root: Path,
+    sweep: SweepContext,
+    err: BaseException,
+    kind: str = "train",
+    name: str | None = None,
+) -> str:
+    """Record a sweep point whose config was rejected as a FAILED run (never RUNNING).
+
+    ``kind`` is the run's ``gradlab.kind`` tag and ``name`` its run name
+    (default: :func:`train_run_name`).
+    """
     uri = tracking.resolve_tracking_uri(cfg.get("mlflow", {}).get("tracking_uri"), root)
     client = tracking.client_for(uri)
     experiment_id = tracking.ensure_experiment(
         client, str(cfg.get("mlflow", {}).get("experiment_name") or "gradlab"), uri
     )
-    model = cfg.get("model", {})
-    name = f"{model.get('activation')}-d{model.get('depth')}-{model.get('init')}-s{cfg.get('seed')}"
+    name = name or train_run_name(cfg)
     tags = {
-        names.TAG_KIND: "train",
+        names.TAG_KIND: kind,
         names.TAG_CONFIG_HASH: config_hash(cfg),
         names.TAG_VERSION: __version__,
         names.TAG_ERROR: _one_line(err),

@@ -1,4 +1,4 @@
-"""The body of ``experiments/train.py``: one Hydra job, single run or sweep point.
+"""The body of ``experiments/train.py`` and ``experiments/probe.py``: one Hydra job.
 
 Reads what only Hydra knows (run or multirun, which launcher, the sweep's
 parent run), picks the BLAS thread cap, and turns errors into what a user of a
@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab.errors import ConfigError
-from gradlab.experiment import record_failed_job, run
+from gradlab.experiment import SweepContext, record_failed_job, run, train_run_name
 from gradlab.sweep import read_sweep_context
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,28 @@ def check_override_keys(overrides: list[str], conf_dir: Path, config_name: str) 
             node, path = node[part], [*path, part]
 
 
+#: What a job runs, as :func:`gradlab.experiment.run`: run_fn(cfg, root, sweep, blas_threads).
+RunFn = Callable[[Mapping, Path, SweepContext | None, int | None], dict]
+
+
 def train_job(cfg: DictConfig, root: Path) -> dict:
-    """Run one job; see the module docstring for what happens on bad input."""
+    """Run one training job; see the module docstring for what happens on bad input."""
+    return hydra_job(cfg, root, run)
+
+
+def hydra_job(
+    cfg: DictConfig,
+    root: Path,
+    run_fn: RunFn,
+    kind: str = "train",
+    name_of: Callable[[Mapping], str] = train_run_name,
+) -> dict:
+    """Run one job of any kind under Hydra; see the module docstring for bad input.
+
+    ``run_fn`` validates the resolved config (raising
+    :class:`~gradlab.errors.ConfigError`) and records the run; a rejected
+    sweep point becomes a FAILED run tagged ``kind`` and named ``name_of(cfg)``.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -85,17 +106,17 @@ def train_job(cfg: DictConfig, root: Path) -> dict:
     sweep = found[0] if found else None
     container = OmegaConf.to_container(cfg, resolve=True)
     try:
-        return run(container, root, sweep, blas_threads(cfg, hydra_cfg))
+        return run_fn(container, root, sweep, blas_threads(cfg, hydra_cfg))
     except ConfigError as err:
         if sweep is None:
             print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
-        run_id = record_failed_job(container, root, sweep, err)
+        run_id = record_failed_job(container, root, sweep, err, kind, name_of(container))
         log.error("bad config, recorded as FAILED run %s: %s", run_id, err)
         return {"run_id": run_id, "status": "FAILED", "error": str(err)}
     except Exception as err:
         if sweep is None:
             raise
-        # run() has already marked its MLflow run FAILED with the error as a tag
+        # run_fn has already marked its MLflow run FAILED with the error as a tag
         log.exception("job failed: %s", err)
         return {"status": "FAILED", "error": str(err)}

@@ -67,3 +67,74 @@ ARTIFACT_FIGURE = "gradient_vs_layer.png"  # the run's own figure 1
 #: phase of a history row: at initialisation, during training, after the last step
 PHASE_INIT, PHASE_TRAIN, PHASE_FINAL = "init", "train", "final"
 HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS)
+
+# ---- the probe (experiments/probe.py): gradients at initialisation -------
+#: Per-layer profiles of a probe run, logged as ``probe/{quantity}`` with step = layer l.
+PROFILE_PROBE = "probe"
+PROBE_DELTA_SQ = "delta_sq"  # measured E‖δ^l‖², mean over members and samples
+PROBE_DELTA_SQ_CHI1 = "delta_sq_chi1"  # mean-field prediction at the fixed point: ∝ χ₁^{L−l}
+PROBE_DELTA_SQ_PROFILE = "delta_sq_profile"  # transient-aware prediction: ∝ Π_{k≥l} χ(q^k)
+PROBE_GRAD_RATIO = "grad_ratio"  # measured √(E‖δ^l‖² / E‖δ^{l+1}‖²), l = 1..L−1
+PROBE_PROFILES = (PROBE_DELTA_SQ, PROBE_DELTA_SQ_CHI1, PROBE_DELTA_SQ_PROFILE, PROBE_GRAD_RATIO)
+#: Columns of the probe's per-layer table (artifact ARTIFACT_PROBE), one row per layer l.
+PROBE_COLUMNS = (
+    "layer",  # l = 1..L
+    PROBE_DELTA_SQ,
+    "delta_sq_min",  # smallest and largest member's mean over samples of ‖δ^l_k‖²
+    "delta_sq_max",
+    PROBE_DELTA_SQ_CHI1,
+    PROBE_DELTA_SQ_PROFILE,
+    PROBE_GRAD_RATIO,  # NaN at l = L
+    "q",  # mean-field length q^l of z^l from the inputs (theory.length_profile)
+    "chi",  # χ(q^l) = σ_w² E[φ′(√q^l z)²], the per-layer factor at that length
+    "in_fit",  # 1 if layer l enters the fitted slope
+)
+
+CHI1 = "chi1"  # mean-field χ₁ of the probed σ_w², σ_b² (theory.chi1)
+LN_CHI1 = "ln_chi1"
+Q_STAR = "q_star"
+SIGMA_W2 = "sigma_w2"  # the σ_w² used (the config may say "critical")
+LOG_SLOPE = "log_slope"  # measured ln of the per-layer factor of E‖δ^l‖² (compare ln_chi1)
+CHI1_MEASURED = "chi1_measured"  # exp(log_slope)
+CHI1_REL_ERROR = "chi1_rel_error"  # chi1_measured / chi1 − 1
+NIELSEN_RATIO = "nielsen_ratio"  # geometric mean of the measured ‖δ^l‖/‖δ^{l+1}‖ of the chain
+NIELSEN_RATIO_PREDICTED = "nielsen_ratio_predicted"  # w σ′(0) = w/4
+JACOBIAN_MEAN_S2 = "jacobian_mean_s2"  # mean squared singular value of J = ∂a^L/∂a^0
+JACOBIAN_MEAN_S2_PREDICTED = "jacobian_mean_s2_predicted"  # χ₁^L
+JACOBIAN_S2_SPREAD = "jacobian_s2_spread"  # Var[s²] / E[s²]²: 0 for an isometry
+JACOBIAN_CONDITION = "jacobian_condition"  # median over samples of s_max / s_min
+PROBE_SECONDS = "probe_seconds"
+PROBE_SUMMARY_METRICS = (
+    CHI1,
+    LN_CHI1,
+    Q_STAR,
+    SIGMA_W2,
+    LOG_SLOPE,
+    CHI1_MEASURED,
+    CHI1_REL_ERROR,
+    NIELSEN_RATIO,
+    NIELSEN_RATIO_PREDICTED,
+    JACOBIAN_MEAN_S2,
+    JACOBIAN_MEAN_S2_PREDICTED,
+    JACOBIAN_S2_SPREAD,
+    JACOBIAN_CONDITION,
+    PROBE_SECONDS,
+)
+
+ARTIFACT_PROBE = "probe_profile.csv"  # PROBE_COLUMNS, one row per layer
+ARTIFACT_SINGULAR_VALUES = "singular_values.csv"  # member, sample, index, s (kind=jacobian)
+SINGULAR_VALUE_COLUMNS = ("member", "sample", "index", "s")
+
+# ---- presets the report draws its theory figures from (conf/experiment/) --
+PRESET_MEAN_FIELD = "probe_mean_field"  # probe.py: measured vs predicted E‖δ^l‖²
+PRESET_PHASE_DIAGRAM = "phase_diagram"  # probe.py: tanh over σ_w² × σ_b²
+PRESET_JACOBIAN = "jacobian_spectrum"  # probe.py: Gaussian vs orthogonal J spectra
+PRESET_NIELSEN_CH5 = "nielsen_ch5"  # train.py: Nielsen's speed of learning, ch. 5
+PRESET_EXPLODING = "exploding"  # train.py: ReLU above σ_w² = 2 until it overflows
+THEORY_PRESETS = (
+    PRESET_MEAN_FIELD,
+    PRESET_PHASE_DIAGRAM,
+    PRESET_JACOBIAN,
+    PRESET_NIELSEN_CH5,
+    PRESET_EXPLODING,
+)
