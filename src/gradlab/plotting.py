@@ -269,7 +269,7 @@ def _styles(runs: pd.DataFrame, line: str, hue: str, variant: str) -> dict[str, 
     return out
 
 
-def _positive(values) -> np.ndarray:
+def positive(values) -> np.ndarray:
     """Values for a log axis: non-positive and non-finite become NaN (gaps)."""
     v = np.asarray(values, dtype=float)
     return np.where(np.isfinite(v) & (v > 0), v, np.nan)
@@ -392,14 +392,14 @@ def _profiles(
     return data[cols], lines, styles, skipped
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A figure on its own Agg canvas: no pyplot, no global state, no window."""
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _log_y(ax) -> None:
+def log_y(ax) -> None:
     """Log y axis with few tick labels: spans of tens of decades stay legible and fast."""
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
@@ -408,7 +408,7 @@ def _log_y(ax) -> None:
         ax.yaxis.set_minor_locator(NullLocator())
 
 
-def _wrap(text: str, width_in: float) -> str:
+def wrap(text: str, width_in: float) -> str:
     """Wrap a title to the figure width (about 12 characters per inch at 10–11 pt)."""
     return "\n".join(textwrap.fill(line, max(40, int(12 * width_in))) for line in text.splitlines())
 
@@ -456,7 +456,7 @@ def _profile_grid(
     # rows = phases, columns = activations; a single activation puts its phases side by side
     n_rows, n_cols = (1, len(phases)) if len(panels) == 1 else (len(phases), len(panels))
     width = max(9.0, 4.2 * n_cols + 0.6)
-    fig = _figure(width, 3.4 * n_rows + 1.4)
+    fig = new_figure(width, 3.4 * n_rows + 1.4)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for c, act in enumerate(panels):
         in_panel = runs[runs[ACTIVATION] == act]
@@ -473,7 +473,7 @@ def _profile_grid(
     setup = _setup_text(runs, exclude=(line_by,))
     if len(runs) == 1:
         setup = f"run {runs['run_name'].iloc[0]}: {setup}"
-    fig.suptitle(_wrap(f"{title}\n{setup}", width), fontsize=11)
+    fig.suptitle(wrap(f"{title}\n{setup}", width), fontsize=11)
     several = bool((data["n_runs"] > 1).any())
     measured = "measured (median over seeds)" if several else "measured"
     style = [Line2D([], [], color="0.3", marker="o", ms=3, label=measured)]
@@ -505,7 +505,7 @@ def _profile_grid(
 
 def _draw_profiles(ax, data, act, phase, lines, styles, log, with_bound) -> None:
     sel = data[(data[ACTIVATION] == act) & (data["phase"] == phase)]
-    tf = _positive if log else (lambda v: np.asarray(v, dtype=float))
+    tf = positive if log else (lambda v: np.asarray(v, dtype=float))
     limits = _median_limits(sel) if log else None
     for line in lines:
         part = sel[sel["line"] == line]
@@ -529,7 +529,7 @@ def _draw_profiles(ax, data, act, phase, lines, styles, log, with_bound) -> None
             _draw_diverged(ax, div, tf, limits, colour, line)
     finite = tf(sel[["value", "bound", "envelope"]].to_numpy().ravel())
     if log and np.isfinite(finite).any():
-        _log_y(ax)
+        log_y(ax)
         if limits is not None:
             ax.set_ylim(*limits)
     elif log:
@@ -541,8 +541,8 @@ def _draw_profiles(ax, data, act, phase, lines, styles, log, with_bound) -> None
 def _median_limits(sel: pd.DataFrame) -> tuple[float, float] | None:
     """Log-axis limits that fit the median lines, if a diverged curve would dwarf them."""
     med = sel[sel["kind"] == "median"]
-    ref = _positive(med[["value", "lo", "hi", "bound", "envelope"]].to_numpy().ravel())
-    div = _positive(sel.loc[sel["kind"] == "diverged", "value"])
+    ref = positive(med[["value", "lo", "hi", "bound", "envelope"]].to_numpy().ravel())
+    div = positive(sel.loc[sel["kind"] == "diverged", "value"])
     ref, div = ref[np.isfinite(ref)], div[np.isfinite(div)]
     if ref.size == 0 or div.size == 0:
         return None
@@ -702,7 +702,7 @@ def plot_vanishing_vs_depth(
     runs, _ = _prepare(runs, None, need=(ACTIVATION, INIT, DEPTH, names.VANISH_RATIO))
     runs = runs[runs[DEPTH].notna()].copy()
     runs["_ratio"] = pd.to_numeric(runs[names.VANISH_RATIO], errors="coerce")
-    if not np.isfinite(_positive(runs["_ratio"])).any():
+    if not np.isfinite(positive(runs["_ratio"])).any():
         raise NoDataError(f"no run has a positive finite {names.VANISH_RATIO}")
     runs["_act_rank"] = runs[ACTIVATION].map(
         {a: i for i, a in enumerate(activation_order(runs[ACTIVATION]))}
@@ -721,7 +721,7 @@ def plot_vanishing_vs_depth(
         for r in runs[keys[1:]].itertuples(index=False)
     ]
     runs["line"] = runs[ACTIVATION].map(format_value) + ", " + runs["_variant"]
-    good = runs[np.isfinite(_positive(runs["_ratio"]))]
+    good = runs[np.isfinite(positive(runs["_ratio"]))]
     data = (
         good.groupby(["line", ACTIVATION, INIT, DEPTH], sort=False)
         .agg(
@@ -737,7 +737,7 @@ def plot_vanishing_vs_depth(
     data["n_diverged"] = data["n_diverged"].astype(int)
     data["reference"] = SIGMOID_FACTOR ** data[DEPTH].astype(float)
 
-    fig = _figure(9.0, 6.5)
+    fig = new_figure(9.0, 6.5)
     ax = fig.subplots()
     styles = _styles(runs, "line", ACTIVATION, "_variant")
     variants = list(dict.fromkeys(runs["_variant"]))
@@ -762,7 +762,7 @@ def plot_vanishing_vs_depth(
         ax.plot(
             [], [], "x", color="k", ms=9, mew=2, label="a run of this set-up diverged in training"
         )
-    _log_y(ax)
+    log_y(ax)
     ax.set_xticks(depths)
     ax.set_xticklabels([format_value(d) for d in depths])
     ax.set_xlabel("depth = hidden layers  (L = depth + 1)")
@@ -771,7 +771,7 @@ def plot_vanishing_vs_depth(
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     setup = _setup_text(runs, exclude=(DEPTH, INIT))
     head = title or "Vanishing factor against depth, one line per activation × init"
-    fig.suptitle(_wrap(head + (f"\n{setup}" if setup else ""), 9.0), fontsize=11)
+    fig.suptitle(wrap(head + (f"\n{setup}" if setup else ""), 9.0), fontsize=11)
     return data, fig
 
 
@@ -838,7 +838,7 @@ def _diverged_step(run: pd.Series, data: pd.DataFrame) -> float | None:
     return float(step) if pd.notna(step) else float(data["step"].max())
 
 
-def _layer_colours(L: int):
+def layer_colours(L: int):
     cmap = ListedColormap(matplotlib.colormaps["viridis"](np.linspace(0.0, 0.9, L)))
     return cmap, BoundaryNorm(np.arange(0.5, L + 1.5), L)
 
@@ -865,26 +865,26 @@ def plot_speed_of_learning(
     """
     run, data = _time_series(runs, history, run_id, quantity)
     L = int(data["layer"].max())
-    cmap, norm = _layer_colours(L)
-    fig = _figure(7.5, 4.8)
+    cmap, norm = layer_colours(L)
+    fig = new_figure(7.5, 4.8)
     ax = fig.subplots()
     for layer, d in data.groupby("layer"):
-        ax.plot(d["step"], _positive(d["value"]), color=cmap(norm(layer)), lw=1.4)
+        ax.plot(d["step"], positive(d["value"]), color=cmap(norm(layer)), lw=1.4)
     stop = _diverged_step(run, data)
     if stop is not None:
         ax.axvline(stop, color="k", ls=":", lw=1, label=f"diverged at step {format_value(stop)}")
-        fin = data[np.isfinite(_positive(data["value"]))].groupby("layer").tail(1)
+        fin = data[np.isfinite(positive(data["value"]))].groupby("layer").tail(1)
         ax.plot(fin["step"], fin["value"], "x", color="k", ms=7, mew=1.5, label="last finite value")
         ax.legend(fontsize=8)
-    if np.isfinite(_positive(data["value"])).any():
-        _log_y(ax)
+    if np.isfinite(positive(data["value"])).any():
+        log_y(ax)
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=r"layer $l$", ticks=_layer_ticks(L))
     ax.set_xlabel("SGD step (mini-batch updates)")
     ax.set_ylabel(_YLABELS.get(quantity, quantity) + " on the probe batch")
     ax.grid(True, which="major", alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(
-        _wrap(f"Speed of learning of each layer during training\n{_run_title(run)}", 6.5),
+        wrap(f"Speed of learning of each layer during training\n{_run_title(run)}", 6.5),
         fontsize=10,
     )
     return data, fig
@@ -913,9 +913,9 @@ def plot_gradient_heatmap(
     fig : Figure
     """
     run, data = _time_series(runs, history, run_id, quantity)
-    data = data.assign(log10_value=np.log10(_positive(data["value"])))
+    data = data.assign(log10_value=np.log10(positive(data["value"])))
     grid = data.pivot(index="layer", columns="step", values="log10_value")  # (L, n_steps)
-    fig = _figure(7.5, 4.8)
+    fig = new_figure(7.5, 4.8)
     ax = fig.subplots()
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="0.8")
     mesh = ax.pcolormesh(
@@ -935,7 +935,7 @@ def plot_gradient_heatmap(
     ax.set_ylabel(r"layer $l$  (1 = next to the input)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(
-        _wrap(f"Gradient magnitude per layer and step\n{_run_title(run)}", 6.5), fontsize=10
+        wrap(f"Gradient magnitude per layer and step\n{_run_title(run)}", 6.5), fontsize=10
     )
     return data, fig
 

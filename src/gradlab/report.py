@@ -130,21 +130,34 @@ def _find_sweep(client, exp_id: str, sweep: str | None) -> tuple[str, str | None
     if sweep == SWEEP_ALL:
         return train, None
     if sweep is None:
-        latest = client.search_runs(
-            [exp_id],
-            f"{_tag(names.TAG_KIND)} = 'sweep'",
-            max_results=1,
-            order_by=["attributes.start_time DESC"],
-        )
-        if not latest:
-            return train, None  # no parent run: report every training run
-        parent = latest[0]
+        parent = _latest_training_sweep(client, exp_id, train)
+        if parent is None:
+            return train, None  # no such parent run: report every training run
         sweep = parent.data.tags.get(names.TAG_SWEEP_ID, "")
         _check_sweep_id(sweep)
         where = f"parent run `{parent.info.run_name}`, started {_stamp(parent.info.start_time)}"
         return f"{train} AND {_tag(names.TAG_SWEEP_ID)} = '{sweep}'", f"sweep `{sweep}` ({where})"
     _check_sweep_id(sweep)
     return f"{train} AND {_tag(names.TAG_SWEEP_ID)} = '{sweep}'", f"sweep `{sweep}`"
+
+
+def _latest_training_sweep(client, exp_id: str, train: str):
+    """The newest sweep parent with training runs, other than the theory presets.
+
+    The presets of ``names.THEORY_PRESETS`` (and probe sweeps) have their own
+    figures (:mod:`gradlab.theory_report`); figures 1–5 show the sweep a user
+    ran last for its own sake, e.g. ``default_sweep``.
+    """
+    parents = _search(
+        client, exp_id, f"{_tag(names.TAG_KIND)} = 'sweep'", ["attributes.start_time DESC"]
+    )
+    for parent in parents:
+        if parent.data.tags.get(names.TAG_PRESET) in names.THEORY_PRESETS:
+            continue
+        kids = f"{train} AND {_tag(_PARENT_TAG)} = '{parent.info.run_id}'"
+        if client.search_runs([exp_id], kids, max_results=1):
+            return parent
+    return None
 
 
 def load_runs(
@@ -163,7 +176,8 @@ def load_runs(
         Experiment name.
     sweep : str, optional
         A sweep id (tag ``gradlab.sweep_id``); ``None`` for the most recent
-        parent run of the experiment; ``'all'`` for every training run.
+        parent run of the experiment that has training runs and is not one
+        of ``names.THEORY_PRESETS``; ``'all'`` for every training run.
     filter : str, optional
         Extra MLflow filter, AND-ed, e.g. ``params.`model.activation` = 'sigmoid'``.
 
@@ -196,14 +210,14 @@ def load_runs(
             f"{' matching ' + repr(filter) if filter else ''}{hint}; "
             "record a sweep first with `make run`"
         )
-    every = _runs_frame(found)
+    every = runs_frame(found)
     runs = latest_per_point(every)
     days = sorted({t.strftime("%Y-%m-%d") for t in runs["start_time"].dropna()})
     date = days[0] if len(days) == 1 else (f"{days[0]} to {days[-1]}" if days else "unknown date")
     if parent is None:
         label = f"all {len(runs)} training runs of experiment `{experiment}`"
         if sweep is None:
-            label += " (no sweep parent run found)"
+            label += " (no training sweep parent run found)"
         sweep_id = SWEEP_ALL
     else:
         label, sweep_id = parent, str(runs[f"tags.{names.TAG_SWEEP_ID}"].iloc[0])
@@ -221,7 +235,8 @@ def latest_per_point(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.loc[runs.index.isin(keep)].reset_index(drop=True)
 
 
-def _runs_frame(found: list) -> pd.DataFrame:
+def runs_frame(found: list) -> pd.DataFrame:
+    """Training runs (MLflow ``Run`` objects) as the typed frame :func:`load_runs` returns."""
     rows = []
     for run in found:
         info, data = run.info, run.data
@@ -267,23 +282,28 @@ def load_history(client: MlflowClient, runs: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``run_id`` plus ``names.HISTORY_COLUMNS`` (any extra columns kept).
     """
+    return load_tables(client, runs["run_id"], names.ARTIFACT_HISTORY, names.HISTORY_COLUMNS)
+
+
+def load_tables(client: MlflowClient, run_ids, artifact: str, columns) -> pd.DataFrame:
+    """The CSV artifact ``artifact`` of every run that has it with ``columns``, plus ``run_id``."""
     frames = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, run_id in enumerate(runs["run_id"]):
+        for i, run_id in enumerate(run_ids):
             dst = Path(tmp) / f"{i:05d}"  # our own names: run ids never become paths
             dst.mkdir()
             try:
-                local = client.download_artifacts(run_id, names.ARTIFACT_HISTORY, str(dst))
+                local = client.download_artifacts(run_id, artifact, str(dst))
                 frame = pd.read_csv(local)
             except (MlflowException, OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
                 continue
-            if not set(names.HISTORY_COLUMNS) <= set(frame.columns):
+            if not set(columns) <= set(frame.columns):
                 continue
             frames.append(frame.assign(run_id=run_id))
     if not frames:
-        return pd.DataFrame(columns=["run_id", *names.HISTORY_COLUMNS])
-    history = pd.concat(frames, ignore_index=True)
-    return history[["run_id", *[c for c in history.columns if c != "run_id"]]]
+        return pd.DataFrame(columns=["run_id", *columns])
+    table = pd.concat(frames, ignore_index=True)
+    return table[["run_id", *[c for c in table.columns if c != "run_id"]]]
 
 
 # ---- the figures -------------------------------------------------------------------
@@ -448,19 +468,51 @@ def make_report(
     list of Path
         Every file written, all inside ``out_dir``.
 
+    Figures 1–5 show the latest training sweep (``sweep``, ``filter``);
+    figures 6–10 the latest sweep of each preset of ``names.THEORY_PRESETS``
+    (:mod:`gradlab.theory_report`).  Without training runs but with a theory
+    preset, only the theory figures are drawn.
+
     Raises
     ------
     ReportError
-        No store, experiment or training run to report on (nothing is written).
+        No store or experiment, or neither a training run nor a theory preset
+        to report on (nothing is written).
     """
-    runs = load_runs(tracking_uri, experiment, sweep, filter)
-    sweep_info: Sweep = runs.attrs["sweep"]
-    history = load_history(_client(tracking_uri), runs)
+    from gradlab import theory_report  # it builds on this module
+
+    client = _client(tracking_uri)
+    theory = theory_report.load_theory(client, _experiment_id(client, experiment, tracking_uri))
+    try:
+        runs = load_runs(tracking_uri, experiment, sweep, filter)
+    except ReportError as err:
+        if not any(theory.values()):
+            raise
+        runs, history, head = None, None, _no_training_text(str(err), experiment, tracking_uri)
+    else:
+        history = load_history(client, runs)
     out = Path(out_dir)
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
+    written, sections = _training_sections(runs, history, fig_dir)
+    more, theory_sections = theory_report.draw_sections(client, theory, fig_dir, _save, _SUFFIXES)
+    if runs is not None:
+        head = _index_text(runs, history, runs.attrs["sweep"], experiment, tracking_uri, sections)
+    index = out / "index.md"
+    index.write_text(head + _theory_text(theory_sections))
+    return [*written, *more, index]
+
+
+def _training_sections(runs, history, fig_dir: Path) -> tuple[list[Path], list[str]]:
+    """Figures 1–4 of the training sweep; without one, none (and their old files removed)."""
     written: list[Path] = []
     sections = []
+    if runs is None:
+        for spec in FIGURES:
+            for suffix in _SUFFIXES:
+                (fig_dir / f"{spec.name}{suffix}").unlink(missing_ok=True)
+        return written, sections
+    sweep_info: Sweep = runs.attrs["sweep"]
     for spec in FIGURES:
         try:
             chosen = spec.select(runs, history)
@@ -477,9 +529,24 @@ def make_report(
             f"*Runs: {sweep_info.label}; {len(chosen)} of {len(runs)} runs; {sweep_info.date}.* "
             f"[SVG](figures/{spec.name}.svg) · [data](figures/{spec.name}.csv)\n"
         )
-    index = out / "index.md"
-    index.write_text(_index_text(runs, history, sweep_info, experiment, tracking_uri, sections))
-    return [*written, index]
+    return written, sections
+
+
+def _no_training_text(reason: str, experiment, tracking_uri) -> str:
+    return (
+        "# gradlab report\n\n"
+        f"Experiment `{_md(experiment)}` at `{_md(redact(tracking_uri))}`.  \n"
+        f"Figures 1–5 are not drawn: {_md(reason)}.\n"
+    )
+
+
+def _theory_text(sections: list[str]) -> str:
+    return (
+        "\n# Theory and classic results\n\n"
+        "Figures 6–10 come from the latest sweep of each preset of `conf/experiment/` "
+        f"named below ({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}).\n\n"
+        + "\n".join(sections)
+    )
 
 
 def _index_text(runs, history, sweep: Sweep, experiment, tracking_uri, sections) -> str:
