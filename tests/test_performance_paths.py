@@ -274,3 +274,15 @@ def test_benchmark_quick_run_writes_every_figure_with_its_target(tmp_path):
     summary = [line for line in text.splitlines() if line.startswith("| 3 |")]
     assert len(summary) == 4 and all("≤ 15%" in s or "≤ 3%" in s for s in summary)
     assert "| 7 |" in text and "≥ 1.6" in text
+
+
+@pytest.mark.parametrize("n", [20, 120])
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_spectral_norm_of_finite_extreme_weights(n, scale):
+    # diverging runs reach weights whose WᵀW overflows; the norm itself is finite
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((n, n))
+    exact = np.linalg.norm(w, 2)
+    s, v = spectral_norm(scale * w)
+    assert s == pytest.approx(scale * exact, rel=1e-8)
+    assert np.isfinite(v).all()

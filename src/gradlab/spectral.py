@@ -82,20 +82,34 @@ def spectral_norm(
     if min(w.shape) <= EXACT_BELOW:  # the warm start is not needed
         if not np.isfinite(w).all():
             return float("nan"), np.full(n_in, np.nan)
-        return _exact(w)
+        scale = float(np.max(np.abs(w)))
+        if scale == 0.0:
+            return 0.0, np.full(n_in, 1.0 / math.sqrt(n_in))
+        sigma, v = _exact(w / scale)  # WᵀW/max|w|² neither overflows nor underflows
+        return scale * sigma, v
     # Cold start: Wᵀ1 is orthogonal to the top singular vector only for
     # contrived W, and needs no random numbers.
     v = w.sum(axis=0) if v0 is None else np.asarray(v0, dtype=np.float64)
-    norm = math.sqrt(float(v @ v))
-    if not math.isfinite(norm):
+    peak = float(np.max(np.abs(v)))  # normalise in two steps: v·v may overflow
+    if not math.isfinite(peak):
         return float("nan"), np.full(n_in, np.nan)
-    if norm == 0.0:
-        v = np.ones(n_in)
-        norm = math.sqrt(n_in)
-    v = v / norm
+    v = v / peak if peak > 0.0 else np.ones(n_in)
+    v /= math.sqrt(float(v @ v))
+    with np.errstate(over="ignore", invalid="ignore"):
+        sigma, v_new = _iterate(w, v, rtol, max_iter)
+    if not math.isfinite(sigma) and np.isfinite(w).all():
+        # finite entries so large that WᵀW v overflows: iterate on W / max|w|
+        scale = float(np.max(np.abs(w)))
+        sigma, v_new = _iterate(w / scale, v, rtol, max_iter)
+        sigma *= scale
+    return sigma, v_new
+
+
+def _iterate(w: Array, v: Array, rtol: float, max_iter: int) -> tuple[float, Array]:
+    """Restarted Lanczos from the unit vector ``v`` until converged or ``max_iter``."""
     sigma, done = 0.0, 0
     while done < max_iter:
-        sigma_new, v, steps, converged = _lanczos(w, v, min(KRYLOV_MAX, n_in), rtol, sigma)
+        sigma_new, v, steps, converged = _lanczos(w, v, min(KRYLOV_MAX, w.shape[1]), rtol, sigma)
         done += steps
         if not math.isfinite(sigma_new):
             return float("nan"), v
