@@ -49,6 +49,8 @@ def test_run_records_everything(store):
     assert r.data.tags[names.TAG_STATUS] == names.STATUS_OK
     assert r.data.tags[names.TAG_VERSION]
     assert len(r.data.tags[names.TAG_GIT_COMMIT]) == 40  # the tests run in a checkout
+    key, value = names.EXPERIMENT_KIND_TAG  # opens in MLflow's "Model training" view
+    assert client.get_experiment(r.info.experiment_id).tags[key] == value
 
     history = pd.read_csv(io.StringIO(artifact_text(client, out["run_id"], names.ARTIFACT_HISTORY)))
     assert list(history.columns) == list(names.HISTORY_COLUMNS)

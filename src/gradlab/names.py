@@ -55,6 +55,9 @@ TAG_STATUS = "status"  # "ok" | "diverged"
 TAG_KIND = "gradlab.kind"  # "train" | "probe" | "sweep"
 TAG_ERROR = "gradlab.error"  # one-line reason a job failed
 TAG_PRESET = "gradlab.preset"  # the +experiment=NAME preset a sweep was launched with
+#: Experiment tag that makes MLflow ≥ 3 open the experiment in its "Model training"
+#: view (runs table, charts) rather than the GenAI traces view.
+EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")
 STATUS_OK = "ok"
 STATUS_DIVERGED = "diverged"
 

@@ -88,9 +88,13 @@ def ensure_experiment(client, name: str, tracking_uri: str) -> str:
     exp = with_retry(client.get_experiment_by_name, name)
     if exp is not None:
         return exp.experiment_id
+    key, value = names.EXPERIMENT_KIND_TAG
     try:
         return with_retry(
-            client.create_experiment, name, artifact_location=artifact_location(tracking_uri)
+            client.create_experiment,
+            name,
+            artifact_location=artifact_location(tracking_uri),
+            tags={key: value},
         )
     except Exception:
         exp = with_retry(client.get_experiment_by_name, name)
