@@ -82,9 +82,13 @@ class Pair:
     t_a: float
     t_b: float
     pairs: int
+    best: float  # fastest A over fastest B: load on a shared machine only adds time
 
     def spread(self) -> str:
-        return f"{self.ratio:.3f} (IQR {self.q1:.3f}–{self.q3:.3f}, {self.pairs} pairs)"
+        return (
+            f"{self.ratio:.3f} (IQR {self.q1:.3f}–{self.q3:.3f}, {self.pairs} pairs; "
+            f"fastest/fastest {self.best:.3f})"
+        )
 
 
 def _time(fn: Callable[[], object], calls: int) -> float:
@@ -129,7 +133,8 @@ def paired(
         ta.append(t[a])
         tb.append(t[b])
     q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-    return Pair(float(med), float(q1), float(q3), float(np.median(ta)), float(np.median(tb)), pairs)
+    t_a, t_b = float(np.median(ta)), float(np.median(tb))
+    return Pair(float(med), float(q1), float(q3), t_a, t_b, pairs, min(ta) / min(tb))
 
 
 def faults_per_call(fn: Callable[[], object], calls: int = 3) -> float:
@@ -579,7 +584,9 @@ def render(sections: list[Section], rows: list[tuple[str, str]], seconds: float,
         f"This run took {seconds:.0f} s{' (quick mode: tiny sizes)' if args.quick else ''}.  "
         "Method, the definition of a step and the figures' formulas are in the script's "
         "docstring; in short, each figure is the median of paired ratios t_A / t_B measured "
-        "alternately in one process.",
+        "alternately in one process.  Each detail line also gives fastest/fastest, the ratio "
+        "of the two sides' fastest timings, which other processes cannot inflate: where the "
+        "load average below is high, it is the steadier of the two.",
         "",
         "## Machine",
         "",
