@@ -465,6 +465,14 @@ def diagnostics_overhead(bench: Bench) -> Section:
                 warm = diag.caches[0].copy()(s.weights)
                 err = np.max(np.abs(warm - exact) / exact)
                 detail += f"; ‖W‖₂ max relative error {err:.1e} against an SVD"
+                if over > limit:
+                    sec.notes.append(
+                        f"Limit at width {size[0]} every {k} steps: one table costs "
+                        f"{table * 1e3:.3f} ms and {k} steps {k * pair.t_b * 1e3:.2f} ms, so "
+                        f"{limit:.0%} allows {limit * k * pair.t_b * 1e3:.3f} ms: less than "
+                        f"the frame ({frame * 1e6:.0f} µs) plus {L} layers of statistics and "
+                        "‖W‖₂ (per-layer costs in the every-step line above)."
+                    )
             case = f"{_case(size)}, {'every step' if lag == 1 else f'every {k} steps'}"
             sec.figures.append(Figure(case, over, f"≤ {limit:.0%}", over <= limit, detail))
     sec.notes.append(
