@@ -311,3 +311,41 @@ def test_script_help_and_errors(store, tmp_path, capsys):
     assert script.main(["--tracking-uri", uri, "--sweep", BARE, "--out", str(tmp_path)]) == 0
     assert "wrote 1 figures" in capsys.readouterr().out
     assert f"sweep `{BARE}`" in (tmp_path / "index.md").read_text()
+
+
+def test_store_without_theory_presets_names_each_missing_figure(made):
+    out, _ = made
+    index = (out / "index.md").read_text()
+    theory = index.split("# Theory and classic results")[1]
+    for preset, script in (
+        ("probe_mean_field", "probe.py"),
+        ("phase_diagram", "probe.py"),
+        ("jacobian_spectrum", "probe.py"),
+        ("nielsen_ch5", "train.py"),
+    ):
+        assert (
+            f"Not drawn: no sweep of preset `{preset}` in this experiment; record it with "
+            f"`python experiments/{script} -m +experiment={preset}`"
+        ) in theory
+    assert "`python experiments/train.py -m +experiment=exploding`" in theory
+    assert theory.count("Not drawn") == 5
+    assert not list((out / "figures").glob("theory_*"))
+
+
+def test_latest_training_sweep_skips_theory_presets_and_probe_sweeps(store, tmp_path):
+    uri, client, _ = store
+    exp = client.create_experiment("selection", artifact_location=(tmp_path / "mlruns").as_uri())
+    mine = _parent(client, exp, "custom000001", T0 + 50_000)
+    _record(client, exp, mine, "custom000001", CHILDREN[0], T0 + 50_001)
+    # newer: a theory preset's training sweep, and a probe sweep without a preset
+    tags = {names.TAG_KIND: "sweep", names.TAG_SWEEP_ID: "theory000001"}
+    preset = {**tags, names.TAG_PRESET: names.PRESET_NIELSEN_CH5}
+    later = client.create_run(exp, start_time=T0 + 60_000, tags=preset).info.run_id
+    _record(client, exp, later, "theory000001", CHILDREN[1], T0 + 60_001)
+    probes = {**tags, names.TAG_SWEEP_ID: "probes000001"}
+    last = client.create_run(exp, start_time=T0 + 70_000, tags=probes).info.run_id
+    kid = {names.TAG_KIND: "probe", "mlflow.parentRunId": last, names.TAG_SWEEP_ID: "probes000001"}
+    client.create_run(exp, start_time=T0 + 70_001, tags=kid)
+    runs = report.load_runs(uri, "selection")
+    assert runs.attrs["sweep"].sweep_id == "custom000001"
+    assert len(runs) == 1 and runs["model.depth"].iloc[0] == CHILDREN[0][1]

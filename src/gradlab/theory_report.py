@@ -156,6 +156,12 @@ def _draw_nielsen(inp: Inputs):
 
 def _draw_exploding(inp: Inputs):
     p, mf = names.PRESET_EXPLODING, names.PRESET_MEAN_FIELD
+    if inp.sweeps.get(p) is None and inp.sweeps.get(mf) is None:
+        raise NoDataError(
+            f"no sweep of preset `{p}` (ReLU above σ_w² = 2) or `{mf}` (Nielsen's chain) in "
+            f"this experiment; record them with `python experiments/{SCRIPTS[p]} -m "
+            f"+experiment={p}` and `python experiments/{SCRIPTS[mf]} -m +experiment={mf}`"
+        )
     return theory_plots.plot_exploding(
         inp.optional(lambda: inp.runs(p)),
         inp.optional(lambda: inp.history(p)),
