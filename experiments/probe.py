@@ -2,7 +2,7 @@
 
     python experiments/probe.py                                           # one run
     python experiments/probe.py probe.activation=relu probe.init=he_normal
-    python experiments/probe.py -m +experiment=probe_mean_field hydra/launcher=joblib
+    python experiments/probe.py -m +experiment=probe_mean_field            # a preset sweep
 
 No training: see gradlab/probe.py for what each probe.kind measures and
 conf/probe.yaml for every key.  A bad key or value prints one line on stderr
