@@ -6,6 +6,10 @@
 
 Writes <out>/figures/*.png (200 dpi), *.svg and *.csv (the data drawn), and
 <out>/index.md with a two-line caption per figure and the sweep summary table.
+Figures 1-5 show the training sweep chosen by --sweep/--filter (default: the
+latest one outside the theory presets); figures 6-10 always the latest sweep of
+each theory preset (probe_mean_field, phase_diagram, jacobian_spectrum,
+nielsen_ch5, exploding), with a note naming any preset that was never run.
 """
 
 from __future__ import annotations
@@ -34,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--sweep",
         default=None,
-        help=f"sweep id (tag gradlab.sweep_id); default: the most recent sweep; "
-        f"'{SWEEP_ALL}': every training run",
+        help=f"sweep id (tag gradlab.sweep_id) of figures 1-5; default: the most recent "
+        f"training sweep outside the theory presets; '{SWEEP_ALL}': every training run",
     )
     p.add_argument(
         "--filter",

@@ -3,14 +3,19 @@
 This is the MLflow edge of the plotting code.  :func:`load_runs` turns the runs
 of one sweep into a typed pandas frame (one row per training run),
 :func:`load_history` downloads each run's ``history.csv`` artifact, and
-:func:`make_report` draws the figures of :mod:`gradlab.plotting` and writes
+:func:`make_report` draws the figures of :mod:`gradlab.plotting` (1–5, from
+the latest training sweep) and of :mod:`gradlab.theory_report` (6–10, from
+the latest sweep of each theory preset) and writes
 
     <out>/figures/<name>.png   (200 dpi), .svg, .csv (the data drawn)
-    <out>/index.md             every figure with a two-line caption, and the
-                               sweep summary table (figure 5)
+    <out>/index.md             every figure with a two-line caption, the
+                               sweep summary table (figure 5) and, for the
+                               theory figures, how close measurement and
+                               prediction came
 
-File names come from the fixed list :data:`FIGURES`, so regenerating
-overwrites and the README can link a figure.  The store layout read here is
+File names come from the fixed lists :data:`FIGURES` and
+:data:`gradlab.theory_report.THEORY_FIGURES`, so regenerating overwrites and
+the README can link a figure.  The store layout read here is
 the one :mod:`gradlab.names` defines.
 """
 
