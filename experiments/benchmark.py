@@ -9,7 +9,9 @@ Every figure is a paired comparison inside this one process: A and B alternate
 seconds, and the figure is the median of the per-pair ratios t_A / t_B, which
 cancels the slow drifts of a shared, noisy machine.  Both sides use the same
 dtype and the same number of BLAS threads (NumPy's OpenBLAS via threadpoolctl,
-PyTorch via ``torch.set_num_threads``).
+PyTorch via ``torch.set_num_threads``): by default the runner's
+``runtime.blas_threads`` from conf/config.yaml (what every gradlab job uses), else
+all of NumPy's; ``--threads N`` measures with N.
 
 A *step* is one SGD step on one mini-batch: forward pass, backward pass and the
 update W ← W − η∇W, b ← b − η∇b (η = 0.1), float64, sigmoid in every layer,
@@ -279,6 +281,7 @@ class Bench:
     allocator_check: bool
 
     budget: float  # seconds per figure, so that ``make bench`` stays short
+    threads_source: str = ""  # where ``threads`` came from, for the report
 
     def paired(self, a: Callable[[], object], b: Callable[[], object]) -> Pair:
         return paired(a, b, self.pairs, self.min_time, self.budget)
@@ -365,8 +368,13 @@ def engine_vs_matmuls(bench: Bench) -> Section:
                 f"beyond them, {t_faults * 1e3:.2f} ms are first touches of fresh memory and "
                 f"{rest * 1e3:.2f} ms are element-wise passes over the (n, n_l) arrays "
                 "(σ and σ′ from one exponential, δ ⊙ σ′, the bias, the batch means, the "
-                "update), which NumPy runs on one thread while the products use all of "
-                "them.  Each pass is memory-bound, so at this size they cannot shrink to "
+                "update)"
+                + (
+                    ", which NumPy runs on one thread while the products use all of them"
+                    if bench.threads > 1
+                    else ""
+                )
+                + ".  Each pass is memory-bound, so at this size they cannot shrink to "
                 "half of the products' time."
             )
     if bench.allocator_check and platform.libc_ver()[0] == "glibc":
@@ -558,7 +566,7 @@ def machine(bench: Bench, load_start: tuple[float, ...]) -> list[tuple[str, str]
                 f"{lib['user_api'].upper()} ({Path(lib['filepath']).name})",
                 f"{lib.get('internal_api')} {lib.get('version') or ''}, "
                 f"kernel architecture {lib.get('architecture', 'n/a')}, "
-                f"{lib['num_threads']} threads",
+                f"threads: {lib['num_threads']}",
             )
         )
     for name in OPENBLAS_ENV:
@@ -573,7 +581,7 @@ def machine(bench: Bench, load_start: tuple[float, ...]) -> list[tuple[str, str]
         )
     else:
         rows.append(("PyTorch", f"not installed ({bench.torch_skip_reason})"))
-    rows.append(("Threads used on both sides", str(bench.threads)))
+    rows.append(("Threads used on both sides", f"{bench.threads} ({bench.threads_source})"))
     load = os.getloadavg()
     rows.append(
         (
@@ -624,14 +632,19 @@ def render(sections: list[Section], rows: list[tuple[str, str]], seconds: float,
     return "\n".join(lines) + "\n"
 
 
+def _config(section: str, key: str):
+    """conf/config.yaml's ``section.key``, or None (no file, no key, or null)."""
+    path = ROOT / "conf" / "config.yaml"
+    if not path.exists():
+        return None
+    from omegaconf import OmegaConf
+
+    return OmegaConf.load(path).get(section, {}).get(key)
+
+
 def default_log_every() -> int:
     """train.log_every of conf/config.yaml, else 50."""
-    path = ROOT / "conf" / "config.yaml"
-    if path.exists():
-        from omegaconf import OmegaConf
-
-        return int(OmegaConf.load(path).get("train", {}).get("log_every", 50))
-    return 50
+    return int(_config("train", "log_every") or 50)
 
 
 def _numpy_blas_threads() -> int:
@@ -648,7 +661,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", type=int, default=15, help="paired timings per figure (at most)")
     p.add_argument("--min-time", type=float, default=0.05, help="seconds per timing")
     p.add_argument("--budget", type=float, default=8.0, help="seconds per figure (about)")
-    p.add_argument("--threads", type=int, default=None, help="BLAS threads (default: NumPy's)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="BLAS threads (default: runtime.blas_threads)"
+    )
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--only", default=",".join(names), help=f"comma-separated: {', '.join(names)}")
     p.add_argument("--json", action="store_true", help="print the figures as JSON, write nothing")
@@ -673,7 +688,15 @@ def main(argv: list[str] | None = None) -> int:
             import torch
         except ImportError as err:
             torch, reason = None, f"{err}; install with pip install torch==2.13.0"
-    threads = args.threads or _numpy_blas_threads()
+    runner_threads = _config("runtime", "blas_threads")
+    threads = args.threads or runner_threads or _numpy_blas_threads()
+    source = (
+        "--threads"
+        if args.threads
+        else "runtime.blas_threads of conf/config.yaml"
+        if runner_threads
+        else "NumPy's BLAS default"
+    )
     if torch is not None:
         torch.set_num_threads(threads)
     bench = Bench(
@@ -687,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes=QUICK_SIZES if args.quick else SIZES,
         budget=1.0 if args.quick else args.budget,
         allocator_check=not args.no_allocator_check,
+        threads_source=source,
     )
     load_start = os.getloadavg()
     start = time.perf_counter()
