@@ -101,6 +101,23 @@ def test_finished_point_is_skipped_unless_forced(store):
     assert forced["status"] == "FINISHED" and forced["run_id"] != first["run_id"]
 
 
+def test_a_point_shared_by_two_sweeps_is_recorded_in_each(store):
+    cfg = cfg_for(store, seed=6)
+    client = client_for(store)
+    exp_id = client.get_experiment_by_name("gradlab").experiment_id
+
+    def sweep(name):
+        parent = client.create_run(exp_id, run_name=name, tags={names.TAG_KIND: "sweep"})
+        return experiment.SweepContext(parent.info.run_id, name)
+
+    a, b = sweep("sweep-a"), sweep("sweep-b")
+    in_a = experiment.run(cfg, ROOT, a)
+    in_b = experiment.run(cfg, ROOT, b)  # another sweep: its own child, not a skip
+    assert in_b["status"] == "FINISHED" and in_b["run_id"] != in_a["run_id"]
+    again_b = experiment.run(cfg, ROOT, b)  # the same sweep again: resume skips it
+    assert again_b["status"] == "SKIPPED" and again_b["run_id"] == in_b["run_id"]
+
+
 @pytest.mark.parametrize(
     ("override", "pattern"),
     [

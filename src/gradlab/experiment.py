@@ -74,14 +74,19 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def find_finished(client, experiment_id: str, chash: str):
-    """The newest FINISHED training run with config hash ``chash``, or None."""
+def find_finished(client, experiment_id: str, chash: str, sweep_id: str | None = None):
+    """The newest FINISHED run with config hash ``chash`` (in sweep ``sweep_id``), or None.
+
+    Within a sweep only that sweep's own runs count, so a point two sweeps share
+    is still recorded under each of them and every sweep stays complete.
+    """
+    query = f"tags.`{names.TAG_CONFIG_HASH}` = '{chash}' and attributes.status = 'FINISHED'"
+    if sweep_id is not None:
+        query += f" and tags.`{names.TAG_SWEEP_ID}` = '{sweep_id}'"
     runs = tracking.with_retry(
         client.search_runs,
         [experiment_id],
-        filter_string=(
-            f"tags.`{names.TAG_CONFIG_HASH}` = '{chash}' and attributes.status = 'FINISHED'"
-        ),
+        filter_string=query,
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
@@ -194,7 +199,9 @@ def record_run(
     experiment_id = tracking.ensure_experiment(client, experiment_name, uri)
     chash = config_hash(cfg)
     if not cfg.get("force", False):
-        done = find_finished(client, experiment_id, chash)
+        done = find_finished(
+            client, experiment_id, chash, sweep.sweep_id if sweep is not None else None
+        )
         if done is not None:
             log.info("skipping %s: FINISHED as run %s", run_name, done.info.run_id)
             return {"run_id": done.info.run_id, "status": "SKIPPED", **done.data.metrics}
