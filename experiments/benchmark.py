@@ -561,14 +561,12 @@ def machine(bench: Bench, load_start: tuple[float, ...]) -> list[tuple[str, str]
         ("NumPy", np.__version__),
     ]
     for lib in threadpool_info():
-        rows.append(
-            (
-                f"{lib['user_api'].upper()} ({Path(lib['filepath']).name})",
-                f"{lib.get('internal_api')} {lib.get('version') or ''}, "
-                f"kernel architecture {lib.get('architecture', 'n/a')}, "
-                f"threads: {lib['num_threads']}",
-            )
-        )
+        parts = [" ".join(str(p) for p in (lib.get("internal_api"), lib.get("version")) if p)]
+        if lib.get("architecture"):
+            parts.append(f"kernel architecture {lib['architecture']}")
+        parts.append(f"threads: {lib['num_threads']}")
+        name = f"{lib['user_api'].upper()} ({Path(lib['filepath']).name})"
+        rows.append((name, ", ".join(parts)))
     for name in OPENBLAS_ENV:
         value = os.environ.get(name)
         rows.append((name, f"set to {value!r}" if value is not None else "not set"))
@@ -576,9 +574,8 @@ def machine(bench: Bench, load_start: tuple[float, ...]) -> list[tuple[str, str]
     if torch is not None:
         config = torch.__config__.show()
         blas = next((p.split("=")[1] for p in config.split(", ") if "BLAS_INFO=" in p), "?")
-        rows.append(
-            ("PyTorch", f"{torch.__version__}, BLAS {blas}, {torch.get_num_threads()} threads")
-        )
+        threads = torch.get_num_threads()
+        rows.append(("PyTorch", f"{torch.__version__}, BLAS {blas}, threads: {threads}"))
     else:
         rows.append(("PyTorch", f"not installed ({bench.torch_skip_reason})"))
     rows.append(("Threads used on both sides", f"{bench.threads} ({bench.threads_source})"))
