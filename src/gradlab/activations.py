@@ -29,10 +29,10 @@ def _sigmoid(z: Array) -> Array:
 
 def _exp_minus_abs(z: Array, scale: float = 1.0) -> Array:
     """e^{−scale·|z|} in one new floating array (in-place steps: no temporaries)."""
-    z = np.asarray(z)
-    e = np.empty(z.shape, np.result_type(z, 1.0))  # integers promote, float32 stays
-    np.abs(z, out=e)
-    np.multiply(e, -scale, out=e)
+    e = np.abs(z)
+    if not isinstance(e, np.ndarray) or e.dtype.kind != "f":  # scalars, integers
+        return np.exp(-scale * np.asarray(e, dtype=np.result_type(e, 1.0)))
+    e *= -scale
     return np.exp(e, out=e)
 
 

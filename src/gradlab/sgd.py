@@ -36,15 +36,10 @@ def sgd_update(
 ) -> None:
     """Apply one SGD step in place, using the batch-mean gradients of ``trace``."""
     shrink = 1.0 - lr * weight_decay / n_train
-    # One scratch buffer for η∇W, reused by every layer: a fresh temporary per
-    # layer costs more than the update itself (new pages on every step).
-    scratch = np.empty(max(w.size for w in weights), dtype=np.result_type(*weights))
     for w, b, nw, nb in zip(weights, biases, trace.nabla_w, trace.nabla_b, strict=True):
         if shrink != 1.0:
             w *= shrink
-        step = scratch[: w.size].reshape(w.shape)  # (..., n_l, n_{l-1})
-        np.multiply(nw, lr, out=step)
-        w -= step
+        w -= lr * nw
         b -= lr * nb
 
 
