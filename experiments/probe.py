@@ -11,18 +11,14 @@ and exits with status 2 before anything is written.
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from gradlab.errors import ConfigError
-from gradlab.hydra_job import check_override_keys, hydra_job
+from gradlab.hydra_job import hydra_job, run_cli
 from gradlab.probe import failed_run_name
 from gradlab.probe_run import run
-from gradlab.sweep import mark_interrupted
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,16 +29,4 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    # SIGTERM (scancel, kill) stops a sweep like Ctrl-C: running runs end KILLED
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        check_override_keys(sys.argv[1:], ROOT / "conf", "probe")
-    except ConfigError as err:
-        print(f"gradlab: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    try:
-        main()
-    except KeyboardInterrupt:
-        mark_interrupted()
-        print("gradlab: interrupted; runs in progress were marked KILLED", file=sys.stderr)
-        sys.exit(130)
+    run_cli(main, ROOT, "probe")

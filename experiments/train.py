@@ -9,16 +9,12 @@ Every key of conf/config.yaml can be overridden; see README.md.
 
 from __future__ import annotations
 
-import signal
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-from gradlab.errors import ConfigError
-from gradlab.hydra_job import check_override_keys, train_job
-from gradlab.sweep import mark_interrupted
+from gradlab.hydra_job import run_cli, train_job
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,16 +25,4 @@ def main(cfg: DictConfig) -> dict:
 
 
 if __name__ == "__main__":
-    # SIGTERM (scancel, kill) stops a sweep like Ctrl-C: running runs end KILLED
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        check_override_keys(sys.argv[1:], ROOT / "conf", "config")
-    except ConfigError as err:
-        print(f"gradlab: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    try:
-        main()
-    except KeyboardInterrupt:
-        mark_interrupted()
-        print("gradlab: interrupted; runs in progress were marked KILLED", file=sys.stderr)
-        sys.exit(130)
+    run_cli(main, ROOT, "config")

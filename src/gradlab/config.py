@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gradlab.activations import ACTIVATIONS
 from gradlab.costs import COSTS, get_cost
 from gradlab.data import DATASETS
-from gradlab.errors import check_choice, check_number
+from gradlab.errors import check_choice, check_number, lookup
 from gradlab.init import INITS
 from gradlab.network import DTYPES
 
@@ -62,28 +62,19 @@ class RunSpec:
         return f"{self.activation}-d{self.depth}-{self.init}-s{self.seed}"
 
 
-def _get(cfg: Mapping, dotted: str):
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise ValueError(f"{dotted} is missing from the config")
-        node = node[part]
-    return node
-
-
 def run_spec(cfg: Mapping) -> RunSpec:
     """Validate a composed training config; raise ``ValueError`` naming the bad key."""
 
     def integer(key, minimum):
-        return check_number(key, _get(cfg, key), integer=True, minimum=minimum)
+        return check_number(key, lookup(cfg, key), integer=True, minimum=minimum)
 
     def number(key, minimum=None, exclusive_minimum=None):
         return check_number(
-            key, _get(cfg, key), minimum=minimum, exclusive_minimum=exclusive_minimum
+            key, lookup(cfg, key), minimum=minimum, exclusive_minimum=exclusive_minimum
         )
 
     def choice(key, allowed):
-        return check_choice(key, _get(cfg, key), allowed)
+        return check_choice(key, lookup(cfg, key), allowed)
 
     spec = RunSpec(
         depth=integer("model.depth", 1),

@@ -7,9 +7,19 @@ whether the mistake came from Python or from a Hydra override.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
+
+
+def lookup(cfg: Mapping, dotted: str):
+    """``cfg['model']['depth']`` for ``'model.depth'``; ``ValueError`` if it is missing."""
+    node = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ValueError(f"{dotted} is missing from the config")
+        node = node[part]
+    return node
 
 
 def check_choice(key: str, value: object, allowed: Iterable[str]) -> str:

@@ -120,3 +120,28 @@ def hydra_job(
         # run_fn has already marked its MLflow run FAILED with the error as a tag
         log.exception("job failed: %s", err)
         return {"status": "FAILED", "error": str(err)}
+
+
+def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
+    """Run a ``@hydra.main`` entry point as a command-line tool.
+
+    A mistyped key fails before Hydra starts, with the keys that exist (exit 2);
+    SIGTERM (scancel, kill) stops a sweep like Ctrl-C; on either, the runs and the
+    sweep in progress are marked KILLED and the exit status is 130.
+    """
+    import signal
+
+    from gradlab.sweep import mark_interrupted
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        check_override_keys(sys.argv[1:], root / "conf", config_name)
+    except ConfigError as err:
+        print(f"gradlab: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        main()
+    except KeyboardInterrupt:
+        mark_interrupted()
+        print("gradlab: interrupted; runs in progress were marked KILLED", file=sys.stderr)
+        sys.exit(130)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from gradlab import ensemble, names, theory
 from gradlab.activations import ACTIVATIONS, get_activation
-from gradlab.errors import check_choice, check_number
+from gradlab.errors import check_choice, check_number, lookup
 from gradlab.init import INITS
 
 Array = np.ndarray
@@ -93,32 +93,23 @@ def failed_run_name(cfg: Mapping) -> str:
     return "-".join(map(str, parts)) + f"-s{cfg.get('seed')}"
 
 
-def _get(cfg: Mapping, dotted: str):
-    node = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise ValueError(f"{dotted} is missing from the config")
-        node = node[part]
-    return node
-
-
 def probe_spec(cfg: Mapping) -> ProbeSpec:
     """Validate a composed probe config (conf/probe.yaml); ``ValueError`` names the bad key."""
 
     def integer(key, minimum):
-        return check_number(key, _get(cfg, key), integer=True, minimum=minimum)
+        return check_number(key, lookup(cfg, key), integer=True, minimum=minimum)
 
-    kind = check_choice("probe.kind", _get(cfg, "probe.kind"), KINDS)
-    activation = check_choice("probe.activation", _get(cfg, "probe.activation"), ACTIVATIONS)
+    kind = check_choice("probe.kind", lookup(cfg, "probe.kind"), KINDS)
+    activation = check_choice("probe.activation", lookup(cfg, "probe.activation"), ACTIVATIONS)
     if kind == "nielsen" and activation != "sigmoid":
         raise ValueError(
             f"probe.activation={activation!r} is not allowed with probe.kind='nielsen'; "
             "choose one of: sigmoid (the chain needs σ(0) = 1/2 and σ′(0) = 1/4)"
         )
-    init = check_choice("probe.init", _get(cfg, "probe.init"), INITS)
+    init = check_choice("probe.init", lookup(cfg, "probe.init"), INITS)
     width = integer("probe.width", 1)
-    sigma_b2 = check_number("probe.sigma_b2", _get(cfg, "probe.sigma_b2"), minimum=0)
-    sigma_w2 = _get(cfg, "probe.sigma_w2")
+    sigma_b2 = check_number("probe.sigma_b2", lookup(cfg, "probe.sigma_b2"), minimum=0)
+    sigma_w2 = lookup(cfg, "probe.sigma_w2")
     if sigma_w2 is None:
         sigma_w2 = theory.sigma_w2_of(init, 1.0, width, width)
     elif sigma_w2 == CRITICAL:
@@ -131,7 +122,7 @@ def probe_spec(cfg: Mapping) -> ProbeSpec:
                 f"probe.sigma_w2={sigma_w2!r} is not allowed; it must be a number > 0, "
                 f"'{CRITICAL}' (χ₁ = 1) or null (the init's own)"
             ) from None
-    input_std = _get(cfg, "probe.input_std")
+    input_std = lookup(cfg, "probe.input_std")
     if input_std is None:
         input_std = fixed_point_input_std(activation, sigma_w2, sigma_b2)
     else:
@@ -147,7 +138,7 @@ def probe_spec(cfg: Mapping) -> ProbeSpec:
         members=integer("probe.members", 1),
         batch=integer("probe.batch", 1),
         input_std=float(input_std),
-        nielsen_w=check_number("probe.nielsen_w", _get(cfg, "probe.nielsen_w")),
+        nielsen_w=check_number("probe.nielsen_w", lookup(cfg, "probe.nielsen_w")),
         seed=integer("seed", 0),
     )
 
