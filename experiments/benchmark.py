@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_pipeline import ensemble_probe, sweep_throughput, tracking_overhead
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import gradlab
@@ -551,6 +552,9 @@ SECTIONS: list[Callable[[Bench], Section]] = [
     engine_vs_torch,
     engine_vs_matmuls,
     diagnostics_overhead,
+    tracking_overhead,
+    sweep_throughput,
+    ensemble_probe,
     float32_vs_float64,
 ]
 
