@@ -314,9 +314,9 @@ def ensemble_probe(bench):
             f"What remains, {rest:.2f} ms, is arithmetic both sides do: the {3 * depth} "
             f"products ({floor * 1e3:.2f} ms, the loop runs them as {E} times as many "
             f"smaller ones) and the element-wise passes over (E, n, n_l) = ({E}, {n}, "
-            f"{width}) arrays.  The loop can be at most t(loop) / t(products) = "
-            f"{pair.t_a / floor:.1f}× slower than any batched form, and its dispatch "
-            f"overhead is only {saved / pair.t_a:.0%} of its time at this size; the ratio "
-            "grows at smaller widths or batches, where dispatch dominates."
+            f"{width}) arrays.  Any batched form takes at least its products' time, so the "
+            f"ratio cannot exceed t(loop) / t(products) = {pair.t_a / floor:.1f}× here; the "
+            f"loop's dispatch is only {saved / (pair.t_a * 1e3):.0%} of its time at this "
+            "size; the ratio grows at smaller widths or batches, where dispatch dominates."
         )
     return sec
