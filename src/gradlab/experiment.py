@@ -136,19 +136,19 @@ def run(
         raise ConfigError(str(err)) from None
 
     def body(client, run_id: str) -> dict:
-        result = train(
-            spec,
-            data,
-            rng,
-            on_measure=lambda m: _log_measurement(client, run_id, m),
-            on_epoch=lambda e, m: _progress(spec, e, m),
-        )
-        summary = result.summary()
-        metrics = [(k, v, result.steps) for k, v in summary.items()]
-        metrics += tracking.profile_metrics(result.init.table, names.PROFILE_INIT)
-        if result.final is not None:
-            metrics += tracking.profile_metrics(result.final.table, names.PROFILE_FINAL)
-        tracking.log_metrics(client, run_id, metrics)
+        with tracking.MetricBuffer(client, run_id) as buffer:
+            result = train(
+                spec,
+                data,
+                rng,
+                on_measure=lambda m: buffer.add(_measurement_metrics(m)),
+                on_epoch=lambda e, m: _progress(spec, e, m),
+            )
+            summary = result.summary()
+            buffer.add([(k, v, result.steps) for k, v in summary.items()])
+            buffer.add(tracking.profile_metrics(result.init.table, names.PROFILE_INIT))
+            if result.final is not None:
+                buffer.add(tracking.profile_metrics(result.final.table, names.PROFILE_FINAL))
         _log_artifacts(client, run_id, spec.run_name, cfg, result)
         verdict = names.STATUS_DIVERGED if result.diverged else names.STATUS_OK
         tracking.with_retry(client.set_tag, run_id, names.TAG_STATUS, verdict)
@@ -282,9 +282,9 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0][:500]
 
 
-def _log_measurement(client, run_id: str, m: Measurement) -> None:
+def _measurement_metrics(m: Measurement) -> list[tuple[str, float, int]]:
     scalars = {names.TRAIN_LOSS: m.train_loss, names.TEST_ACCURACY: m.test_accuracy}
-    tracking.log_metrics(client, run_id, tracking.measurement_metrics(m.table, m.step, scalars))
+    return tracking.measurement_metrics(m.table, m.step, scalars)
 
 
 def _progress(spec, epoch: int, m: Measurement) -> None:
@@ -313,6 +313,7 @@ def _log_artifacts(client, run_id: str, run_name: str, cfg: Mapping, result) -> 
         (tmp / names.ARTIFACT_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(dict(cfg))))
         runs = run_frame(flatten(cfg), run_id=run_id, run_name=run_name, diverged=result.diverged)
         _, fig = plot_gradient_vs_layer(runs, result.history.assign(run_id=run_id))
-        fig.savefig(tmp / names.ARTIFACT_FIGURE, dpi=150)
+        # screen resolution: the report renders the print copies
+        fig.savefig(tmp / names.ARTIFACT_FIGURE, dpi=100)
         for name in (names.ARTIFACT_HISTORY, names.ARTIFACT_CONFIG, names.ARTIFACT_FIGURE):
             tracking.with_retry(client.log_artifact, run_id, str(tmp / name))

@@ -117,6 +117,40 @@ def log_metrics(client, run_id: str, metrics: Iterable[tuple[str, float, int]]) 
         with_retry(client.log_batch, run_id, metrics=batch[i : i + MAX_METRICS_PER_BATCH])
 
 
+class MetricBuffer:
+    """Collect (key, value, step) triples and send them in as few ``log_batch`` calls as
+    possible: when ``interval`` seconds have passed since the last send, when a full
+    batch is waiting, and on leaving the ``with`` block, also through an exception, so
+    an interrupted run keeps everything it measured.
+
+    A short run thus costs one call for its whole history; a long one streams to the
+    UI every ``interval`` seconds.
+    """
+
+    def __init__(self, client, run_id: str, interval: float = 2.0) -> None:
+        self.client, self.run_id, self.interval = client, run_id, interval
+        self._items: list[tuple[str, float, int]] = []
+        self._last = time.monotonic()
+
+    def add(self, metrics: Iterable[tuple[str, float, int]]) -> None:
+        self._items.extend(metrics)
+        full = len(self._items) >= MAX_METRICS_PER_BATCH
+        if full or time.monotonic() - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._items:
+            log_metrics(self.client, self.run_id, self._items)
+            self._items = []
+        self._last = time.monotonic()
+
+    def __enter__(self) -> MetricBuffer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+
 def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
     """Log params (stringified, truncated to MLflow's limit) in batches of 100."""
     from mlflow.entities import Param
