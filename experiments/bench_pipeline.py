@@ -57,8 +57,8 @@ ENSEMBLE_QUICK = {"members": 8, "width": 16, "depth": 3, "batch": 4}
 
 #: Where figure 4's tracked run spends its time: (label, file suffix, function name).
 TRACKING_PARTS = [
-    ("the per-run figure (plot + savefig)", "experiment.py", "_log_artifacts"),
-    ("one log_batch per logged step", "experiment.py", "_log_measurement"),
+    ("artifacts (history, config, figure)", "experiment.py", "_log_artifacts"),
+    ("metrics (buffered log_batch calls)", "tracking.py", "log_metrics"),
     ("params (log_params)", "tracking.py", "log_params"),
     ("create_run", "client.py", "create_run"),
     ("set_terminated", "client.py", "set_terminated"),

@@ -269,12 +269,16 @@ def test_benchmark_quick_run_writes_every_figure_with_its_target(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     text = out.read_text()
-    for title in ("## Machine", "## 1.", "## 2.", "## 3.", "## 7.", "OPENBLAS_CORETYPE"):
+    for title in ("## Machine", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.",
+                  "OPENBLAS_CORETYPE"):  # fmt: skip
         assert title in text
     assert "Skipped: PyTorch is not installed (--no-torch given)" in text
     summary = [line for line in text.splitlines() if line.startswith("| 3 |")]
     assert len(summary) == 4 and all("≤ 15%" in s or "≤ 3%" in s for s in summary)
     assert "| 7 |" in text and "≥ 1.6" in text
+    for figure, target in (("4", "≤ 10%"), ("5", "≥ 1.6"), ("6", "≥ 3")):
+        assert any(line.startswith(f"| {figure} |") and target in line
+                   for line in text.splitlines()), figure  # fmt: skip
 
 
 @pytest.mark.parametrize("n", [20, 120])
