@@ -37,11 +37,8 @@ import numpy as np
 import gradlab
 from gradlab import experiment, tracking
 from gradlab.backprop import backprop
-from gradlab.config import run_spec
-from gradlab.data import load_dataset
 from gradlab.ensemble import LINEAR_PROBE, delta_sq, draw_ensemble
-from gradlab.network import resolve_dtype
-from gradlab.training import train
+from gradlab.training import prepare, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 0
@@ -95,17 +92,7 @@ def _new_store(directory: str) -> str:
 
 def _untracked(cfg: dict):
     """What ``experiment.run`` computes, without MLflow: load the data, then train."""
-    spec = run_spec(cfg)
-    rng = np.random.default_rng(spec.seed)  # the same order as experiment.run: data, then net
-    data = load_dataset(
-        spec.data_name,
-        rng,
-        test_fraction=spec.test_fraction,
-        n_samples=spec.n_samples,
-        n_inputs=spec.n_inputs,
-        n_outputs=spec.n_outputs,
-        dtype=resolve_dtype(spec.dtype),
-    )
+    spec, rng, data = prepare(cfg)  # the same order as experiment.run: data, then net
     return train(spec, data, rng)
 
 

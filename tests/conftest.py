@@ -16,6 +16,20 @@ CONF = ROOT / "conf"
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+#: Overrides that make training overflow on its first SGD step: ReLU with N(0, 30²)
+#: weights grows activations ~ (30·√(30/2))^l ≈ 10^{2l}, finite at step 0 (≈1e41 at
+#: l = 20), and one step with η = 1 overflows the forward pass.
+EXPLODING = {
+    "model.activation": "relu",
+    "model.init": "normal",
+    "model.gain": 30.0,
+    "model.depth": 20,
+    "train.lr": 1.0,
+    "train.cost": "quadratic",
+    "model.output_activation": "linear",
+}
+
+
 def compose_config(overrides=(), config_name="config", hydra=False):
     """Compose conf/<config_name>.yaml with overrides, as the entry scripts would."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

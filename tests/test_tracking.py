@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, train_cfg
+from conftest import EXPLODING, ROOT, train_cfg
 
 from gradlab import experiment, names
 from gradlab.config import config_hash, flatten
@@ -175,15 +175,7 @@ def test_interrupt_marks_run_killed_and_keeps_what_was_logged(store, monkeypatch
 def test_divergence_is_a_finished_run_tagged_diverged(store):
     cfg = cfg_for(
         store,
-        **{
-            "model.activation": "relu",
-            "model.init": "normal",
-            "model.gain": 30.0,
-            "model.depth": 20,
-            "train.lr": 1.0,
-            "train.cost": "quadratic",
-            "model.output_activation": "linear",
-        },
+        **EXPLODING,
     )
     out = experiment.run(cfg, ROOT)
     r = client_for(store).get_run(out["run_id"])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import train_cfg
+from conftest import EXPLODING, train_cfg
 
 from gradlab import names
 from gradlab.config import config_hash, flatten, run_spec
@@ -46,19 +46,7 @@ def test_training_learns_digits():
 
 
 def test_exploding_run_is_recorded_not_raised():
-    # ReLU with N(0, 30²) weights grows activations ~ (30·√(30/2))^l ≈ 10^{2l}: finite at
-    # step 0 (≈1e41 at l = 20), but the first SGD step with η = 1 overflows the forward pass
-    _, _, result = run_train(
-        **{
-            "model.activation": "relu",
-            "model.init": "normal",
-            "model.gain": 30.0,
-            "model.depth": 20,
-            "train.lr": 1.0,
-            "train.cost": "quadratic",
-            "model.output_activation": "linear",
-        }
-    )
+    _, _, result = run_train(**EXPLODING)  # see conftest.EXPLODING
     assert result.diverged
     assert result.diverged_step == 1 and 1 <= result.diverged_layer <= 21
     assert result.diverged_where == "forward"

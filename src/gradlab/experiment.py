@@ -25,15 +25,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from gradlab import __version__, names, tracking
-from gradlab.config import check_batch_size, config_hash, flatten, run_spec
-from gradlab.data import load_dataset
+from gradlab.config import config_hash, flatten
 from gradlab.errors import ConfigError
-from gradlab.network import resolve_dtype
-from gradlab.training import Measurement, train
+from gradlab.training import Measurement, prepare, train
 
 log = logging.getLogger(__name__)
 
@@ -119,19 +116,7 @@ def run(
         ``diverged`` and the summary metrics.
     """
     try:  # every check that can fail on user input happens before MLflow is touched
-        spec = run_spec(cfg)
-        # one generator, seeded from the config: data split, then weights, then shuffles
-        rng = np.random.default_rng(spec.seed)
-        data = load_dataset(
-            spec.data_name,
-            rng,
-            test_fraction=spec.test_fraction,
-            n_samples=spec.n_samples,
-            n_inputs=spec.n_inputs,
-            n_outputs=spec.n_outputs,
-            dtype=resolve_dtype(spec.dtype),
-        )
-        check_batch_size(spec, data.x_train.shape[0])
+        spec, rng, data = prepare(cfg)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

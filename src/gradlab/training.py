@@ -15,7 +15,7 @@ training and is reported, it is never an exception.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,11 +23,11 @@ import pandas as pd
 
 from gradlab import names
 from gradlab.backprop import backprop
-from gradlab.config import RunSpec, check_batch_size
+from gradlab.config import RunSpec, check_batch_size, run_spec
 from gradlab.costs import get_cost
-from gradlab.data import Dataset
+from gradlab.data import Dataset, load_dataset
 from gradlab.diagnostics import SpectralCache, layer_table
-from gradlab.network import MLP
+from gradlab.network import MLP, resolve_dtype
 from gradlab.sgd import all_finite, first_nonfinite_layer, minibatches, sgd_update
 
 Array = np.ndarray
@@ -97,6 +97,29 @@ class TrainResult:
             out[names.DIVERGED_STEP] = float(self.diverged_step)
             out[names.DIVERGED_LAYER] = float(self.diverged_layer)
         return out
+
+
+def prepare(cfg: Mapping) -> tuple[RunSpec, np.random.Generator, Dataset]:
+    """Validate a training config and load its data with the run's one generator.
+
+    The generator, seeded from ``seed``, draws the train/test split first, then
+    (in :func:`train`) the weights, then every epoch's shuffle; raises
+    ``ValueError`` naming the key for any bad value, including a batch larger
+    than the training set.
+    """
+    spec = run_spec(cfg)
+    rng = np.random.default_rng(spec.seed)
+    data = load_dataset(
+        spec.data_name,
+        rng,
+        test_fraction=spec.test_fraction,
+        n_samples=spec.n_samples,
+        n_inputs=spec.n_inputs,
+        n_outputs=spec.n_outputs,
+        dtype=resolve_dtype(spec.dtype),
+    )
+    check_batch_size(spec, data.x_train.shape[0])
+    return spec, rng, data
 
 
 def build_network(spec: RunSpec, data: Dataset, rng: np.random.Generator) -> MLP:
