@@ -52,14 +52,7 @@ def check_sweep(uri, n_jobs):
             assert key in r.data.params
         for q in names.PER_LAYER_QUANTITIES:
             assert names.layer_metric(q, L) in r.data.metrics
-        for key in (
-            names.VANISH_RATIO,
-            names.DECAY_PER_LAYER,
-            names.TRAIN_LOSS,
-            names.TEST_ACCURACY,
-            names.DIVERGED,
-            names.TRAIN_SECONDS,
-        ):
+        for key in names.SUMMARY_METRICS:
             assert key in r.data.metrics
         prof = client.get_metric_history(r.info.run_id, "profile_init/grad_b_norm")
         assert sorted(m.step for m in prof) == list(range(1, L + 1))
