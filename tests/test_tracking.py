@@ -1,6 +1,7 @@
 """One training job recorded in MLflow: names, values, artifacts, and its end states."""
 
 import io
+import signal
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,29 @@ def test_interrupt_marks_run_killed_and_keeps_what_was_logged(store, monkeypatch
     assert r.info.status == "KILLED"
     hist = client_for(store).get_metric_history(r.info.run_id, names.layer_metric("bound", 1))
     assert sorted(m.step for m in hist) == [0, 50]  # both logged steps survived
+
+
+def test_a_signal_swallowed_by_a_finaliser_still_stops_the_run(store, monkeypatch):
+    # A handler's KeyboardInterrupt raised inside e.g. a weakref callback is printed and
+    # dropped by Python; the run must notice the signal at its next logged step anyway.
+    real_train = experiment.train
+
+    def train_with_swallowed_signal(spec, data, rng, on_measure, on_epoch):
+        def measure(m):
+            if m.step == 0:
+                try:
+                    experiment.interrupt_handler(signal.SIGTERM, None)
+                except KeyboardInterrupt:
+                    pass  # what a finaliser does with it
+            on_measure(m)
+
+        return real_train(spec, data, rng, measure, on_epoch)
+
+    monkeypatch.setattr(experiment, "train", train_with_swallowed_signal)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run(cfg_for(store, seed=8), ROOT)
+    (r,) = [r for r in all_runs(store) if r.data.params.get("seed") == "8"]
+    assert r.info.status == "KILLED"
 
 
 def test_divergence_is_a_finished_run_tagged_diverged(store):

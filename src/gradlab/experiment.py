@@ -58,17 +58,37 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None
 
 
+#: Set by a SIGINT/SIGTERM; checked at every logged step. A signal handler that
+#: raises can land inside a finaliser (e.g. SQLAlchemy's weakref callbacks), where
+#: Python prints the KeyboardInterrupt and drops it; the flag makes sure it is seen.
+_INTERRUPTED = threading.Event()
+
+
+def interrupt_handler(signum, frame) -> None:
+    """Signal handler: remember the interrupt, then raise it like Ctrl-C does."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if a signal arrived that was swallowed on its way."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def sigterm_as_interrupt():
-    """Turn SIGTERM (scancel, kill) into KeyboardInterrupt for the job's duration."""
+    """Turn SIGINT and SIGTERM (scancel, kill) into KeyboardInterrupt for the job."""
+    _INTERRUPTED.clear()  # a new job starts uninterrupted
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = {s: signal.signal(s, interrupt_handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def find_finished(client, experiment_id: str, chash: str, sweep_id: str | None = None):
@@ -126,8 +146,8 @@ def run(
                 spec,
                 data,
                 rng,
-                on_measure=lambda m: buffer.add(_measurement_metrics(m)),
-                on_epoch=lambda e, m: _progress(spec, e, m),
+                on_measure=lambda m: (raise_if_interrupted(), buffer.add(_measurement_metrics(m))),
+                on_epoch=lambda e, m: (raise_if_interrupted(), _progress(spec, e, m)),
             )
             summary = result.summary()
             buffer.add([(k, v, result.steps) for k, v in summary.items()])

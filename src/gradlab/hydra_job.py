@@ -18,7 +18,13 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab.errors import ConfigError
-from gradlab.experiment import SweepContext, record_failed_job, run, train_run_name
+from gradlab.experiment import (
+    SweepContext,
+    interrupt_handler,
+    record_failed_job,
+    run,
+    train_run_name,
+)
 from gradlab.sweep import read_sweep_context
 
 log = logging.getLogger(__name__)
@@ -126,14 +132,16 @@ def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
     """Run a ``@hydra.main`` entry point as a command-line tool.
 
     A mistyped key fails before Hydra starts, with the keys that exist (exit 2);
-    SIGTERM (scancel, kill) stops a sweep like Ctrl-C; on either, the runs and the
+    SIGTERM (scancel, kill) stops a sweep like Ctrl-C (see
+    :func:`gradlab.experiment.interrupt_handler`); on either, the runs and the
     sweep in progress are marked KILLED and the exit status is 130.
     """
     import signal
 
     from gradlab.sweep import mark_interrupted
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, interrupt_handler)
     try:
         check_override_keys(sys.argv[1:], root / "conf", config_name)
     except ConfigError as err:
