@@ -5,8 +5,8 @@ its conventions: each takes the ``Bench`` context, measures paired A/B timings
 and returns a ``Section`` of ``Figure`` lines.
 
 4. Tracking overhead: one point of conf/experiment/default_sweep.yaml recorded
-   by ``gradlab.experiment.run`` (``force=true``, into a temporary SQLite store
-   created beforehand) against ``gradlab.training.train`` on the same spec, data
+   by ``gradlab.jobs.train.run`` (``force=true``, into a temporary SQLite store
+   created beforehand) against ``gradlab.training.loop.train`` on the same spec, data
    and seed with no hooks.  Both load the data and compute the same diagnostics
    at the same cadence, so the difference is what MLflow adds; the figure is
    that difference as a share of the tracked run's wall time, 1 − t_B / t_A.
@@ -16,7 +16,7 @@ and returns a ``Section`` of ``Figure`` lines.
    clock starts (store creation is counted in neither); interpreter start-up,
    Hydra and the joblib workers' imports are counted in both.
 6. Ensemble probe: E‖δ^l‖² of 64 networks as one batched computation
-   (``gradlab.ensemble.delta_sq``) against a Python loop that backpropagates the
+   (``gradlab.theory.ensemble.delta_sq``) against a Python loop that backpropagates the
    same probe cost through each member as a ``gradlab.MLP``.
 """
 
@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 
 import gradlab
-from gradlab import experiment, tracking
-from gradlab.backprop import backprop
-from gradlab.ensemble import LINEAR_PROBE, delta_sq, draw_ensemble
-from gradlab.training import prepare, train
+from gradlab.engine.backprop import backprop
+from gradlab.jobs import train as experiment
+from gradlab.theory.ensemble import LINEAR_PROBE, delta_sq, draw_ensemble
+from gradlab.track import client as tracking
+from gradlab.training.loop import prepare, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 0
@@ -116,8 +117,8 @@ def tracking_overhead(bench):
     sec = Section(
         "4. Tracking overhead",
         "One default-sweep point (" + ", ".join(TRACKED_POINT) + ", the preset's train.*) "
-        "recorded by gradlab.experiment.run (force=true, into a temporary SQLite store "
-        "created beforehand) against gradlab.training.train on the same spec, data and "
+        "recorded by gradlab.jobs.train.run (force=true, into a temporary SQLite store "
+        "created beforehand) against gradlab.training.loop.train on the same spec, data and "
         "seed with no hooks; both load the data and compute the diagnostics at the same "
         "cadence.  Figure: 1 − t(untracked) / t(tracked), the share of the run's wall time "
         "spent on tracking.  Target: ≤ 10 %.",
@@ -262,10 +263,10 @@ def ensemble_probe(bench):
     sec = Section(
         "6. Ensemble probe",
         f"E‖δ^l‖² of {E} tanh networks of width {width} ({depth} weight layers, {n} samples "
-        "each, the random linear read-out gradlab.ensemble.LINEAR_PROBE) as one batched "
-        "computation, gradlab.ensemble.delta_sq on weights of shape (E, n_l, n_{l-1}), "
+        "each, the random linear read-out gradlab.theory.ensemble.LINEAR_PROBE) as one batched "
+        "computation, gradlab.theory.ensemble.delta_sq on weights of shape (E, n_l, n_{l-1}), "
         "against a Python loop over the members, each a gradlab.MLP put through "
-        "gradlab.backprop.backprop.  Figure: t(loop) / t(batched).  Target: ≥ 3.",
+        "gradlab.engine.backprop.backprop.  Figure: t(loop) / t(batched).  Target: ≥ 3.",
     )
     rng = np.random.default_rng(SEED)
     weights, biases = draw_ensemble(rng, [width] * (depth + 1), E)  # W^l (E, n_l, n_{l-1})

@@ -18,7 +18,7 @@ update W ← W − η∇W, b ← b − η∇b (η = 0.1), float64, sigmoid in ev
 quadratic cost C = (1/2n) Σ_k ‖a^L_k − y_k‖².  The network has ``hidden``
 layers of ``width`` units between an input and an output of ``width`` units, so
 L = hidden + 1 weight matrices of shape (width, width).  The engine's step is
-what ``gradlab.training`` runs (``backprop`` then ``sgd_update``, the last trace
+what ``gradlab.training.loop`` runs (``backprop`` then ``sgd_update``, the last trace
 kept until the next step replaces it); PyTorch's is the idiom a user would
 write (``zero_grad``, ``nn.functional.linear`` + ``sigmoid``, ``backward``,
 ``optim.SGD.step``).
@@ -56,11 +56,12 @@ from bench_pipeline import ensemble_probe, sweep_throughput, tracking_overhead
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import gradlab
-from gradlab.backprop import backprop
-from gradlab.costs import COSTS
-from gradlab.diagnostics import COLUMNS, SpectralCache, layer_table
-from gradlab.sgd import sgd_update
-from gradlab.spectral import EXACT_BELOW
+from gradlab.engine.backprop import backprop
+from gradlab.engine.costs import COSTS
+from gradlab.engine.diagnostics import SpectralCache, layer_table
+from gradlab.engine.spectral import EXACT_BELOW
+from gradlab.names import COLUMNS
+from gradlab.training.sgd import sgd_update
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "benchmarks.md"
@@ -187,7 +188,7 @@ def make_problem(width: int, hidden: int, batch: int, dtype: str = "float64"):
 
 
 class EngineStep:
-    """One SGD step of the engine, as ``gradlab.training`` runs it."""
+    """One SGD step of the engine, as ``gradlab.training.loop`` runs it."""
 
     def __init__(self, net: gradlab.MLP, x: np.ndarray, y: np.ndarray) -> None:
         self.weights = [w.copy() for w in net.weights]

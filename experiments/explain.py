@@ -19,8 +19,8 @@ import hydra
 from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
-from gradlab.example import Example, build_example
-from gradlab.explain import explain, worked_examples_page
+from gradlab.explain.example import Example, build_example
+from gradlab.explain.walkthrough import explain, worked_examples_page
 
 #: Keys of conf/explain.yaml that describe the example (passed to build_example).
 EXAMPLE_KEYS = (

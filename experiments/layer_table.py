@@ -4,7 +4,7 @@
 
 A quick look without Hydra or MLflow: the network is drawn at initialisation,
 backprop runs on the first 1000 training samples (Nielsen's probe batch), and
-every column of ``gradlab.diagnostics.COLUMNS`` is printed, layer 1 (next to
+every column of ``gradlab.names.COLUMNS`` is printed, layer 1 (next to
 the input) first.
 """
 

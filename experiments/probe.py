@@ -16,9 +16,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from gradlab.hydra_job import hydra_job, run_cli
-from gradlab.probe import failed_run_name
-from gradlab.probe_run import run
+from gradlab.jobs.cli import hydra_job, run_cli
+from gradlab.jobs.probe import run
+from gradlab.theory.probe import failed_run_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

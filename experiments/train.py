@@ -14,7 +14,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from gradlab.hydra_job import run_cli, train_job
+from gradlab.jobs.cli import run_cli, train_job
 
 ROOT = Path(__file__).resolve().parents[1]
 

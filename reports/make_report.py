@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gradlab.report import DEFAULT_EXPERIMENT, SWEEP_ALL
+    from gradlab.report.build import DEFAULT_EXPERIMENT, SWEEP_ALL
 
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlflow.exceptions import MlflowException
 
-    from gradlab.report import ReportError, make_report
+    from gradlab.report.build import ReportError, make_report
 
     try:
         paths = make_report(args.tracking_uri, args.experiment, args.sweep, args.out, args.filter)

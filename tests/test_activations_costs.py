@@ -5,7 +5,7 @@ import pytest
 from gradcheck import check_grad
 
 import gradlab
-from gradlab.activations import LEAKY_SLOPE
+from gradlab.engine.activations import LEAKY_SLOPE
 
 Z = np.linspace(-6, 6, 241) + 0.013  # avoid the ReLU kink at exactly 0
 

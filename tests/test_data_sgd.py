@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gradlab
-from gradlab.sgd import all_finite, first_nonfinite_layer, minibatches, sgd_update
+from gradlab.training.sgd import all_finite, first_nonfinite_layer, minibatches, sgd_update
 
 
 def test_digits():

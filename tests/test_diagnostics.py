@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import gradlab
-from gradlab.diagnostics import COLUMNS, sigma_bound
-from gradlab.spectral import spectral_norm
+from gradlab.engine.diagnostics import sigma_bound
+from gradlab.engine.spectral import spectral_norm
+from gradlab.names import COLUMNS
 
 
 def _trace(act="sigmoid", init="lecun_normal", gain=1.0, depth=5, seed=0, out=None):

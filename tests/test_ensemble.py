@@ -16,7 +16,8 @@ from gradcheck import check_grad, numeric_grad
 from threadpoolctl import threadpool_limits
 
 import gradlab
-from gradlab import ensemble, theory
+from gradlab import theory
+from gradlab.theory import ensemble
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The notes' errata (gradlab.errata): checked against hand arithmetic on the notes' numbers.
+"""The notes' errata (gradlab.explain.errata): checked against hand arithmetic on the
+notes' numbers.
 
 The examples come straight from the seed presets (conf/experiment/seed_*.yaml),
 the notes' own W, b, x and y; the expected slips are worked out by hand below.
@@ -11,9 +12,9 @@ import pytest
 from conftest import ROOT
 from omegaconf import OmegaConf
 
-from gradlab.errata import errata, errata_table
-from gradlab.example import build_example
-from gradlab.notes import NOTATION_ERRATA, NOTES, NotesExample
+from gradlab.explain.errata import errata, errata_table
+from gradlab.explain.example import build_example
+from gradlab.explain.notes import NOTATION_ERRATA, NOTES, NotesExample
 
 
 def seed_example(key: str):

@@ -1,4 +1,5 @@
-"""Walkthroughs (gradlab.explain, experiments/explain.py): every printed number is the engine's.
+"""Walkthroughs (gradlab.explain.walkthrough, experiments/explain.py): every printed
+number is the engine's.
 
 The Markdown is parsed back and compared with a backprop trace; the factor table
 against the bound ‖δ^l‖ ≤ sup|φ′|·‖W^{l+1}‖₂·‖δ^{l+1}‖ with ‖W‖₂ from an SVD.
@@ -18,8 +19,8 @@ from conftest import ROOT, compose_config
 from hydra import compose, initialize_config_dir
 
 import gradlab
-from gradlab.example import build_example
-from gradlab.explain import explain
+from gradlab.explain.example import build_example
+from gradlab.explain.walkthrough import explain
 
 SCRIPT = ROOT / "experiments" / "explain.py"
 PRESETS = ("seed_example_221", "seed_example_232", "deep_sigmoid")
@@ -224,7 +225,7 @@ def test_cross_entropy_output_error_is_a_minus_y():
 
 
 def assert_github_math(text: str) -> None:
-    """The rules of GitHub's math rendering (module docstring of gradlab.mathfmt)."""
+    """The rules of GitHub's math rendering (module docstring of gradlab.explain.mathfmt)."""
     assert text.startswith("# ") and text.endswith("\n")
     assert "}_" not in text and ")_" not in text  # GitHub reads them as emphasis
     assert re.search(r"\\\\[^\n]", text) is None  # every matrix row break ends its line

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gradlab
-from gradlab.init import weight_variance
+from gradlab.engine.init import weight_variance
 
 FAN_OUT, FAN_IN = 300, 500
 

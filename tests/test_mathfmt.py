@@ -1,8 +1,8 @@
-"""Number and matrix formatting (gradlab.mathfmt), against strings written by hand."""
+"""Number and matrix formatting (gradlab.explain.mathfmt), against strings written by hand."""
 
 import numpy as np
 
-from gradlab.mathfmt import bmatrix, col, display, fmt, plain, row
+from gradlab.explain.mathfmt import bmatrix, col, display, fmt, plain, row
 
 
 def test_fmt_keeps_small_numbers_visible():

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import gradlab
-from gradlab.activations import ACTIVATIONS
-from gradlab.diagnostics import SATURATION_THRESHOLD, SpectralCache, layer_table
-from gradlab.sgd import sgd_update
-from gradlab.spectral import spectral_norm
+from gradlab.engine.activations import ACTIVATIONS
+from gradlab.engine.diagnostics import SATURATION_THRESHOLD, SpectralCache, layer_table
+from gradlab.engine.spectral import spectral_norm
+from gradlab.training.sgd import sgd_update
 
 # Wide enough to reach underflow of e^{−|z|} (|z| > 745) and the float32 range.
 Z = np.concatenate([np.linspace(-50, 50, 2001), [-800.0, -745.0, -40.0, 0.0, 40.0, 800.0]])

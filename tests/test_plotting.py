@@ -15,10 +15,11 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 import gradlab
-from gradlab import names, plotting
-from gradlab.diagnostics import SpectralCache
-from gradlab.plotting import NoDataError
-from gradlab.sgd import all_finite, sgd_update
+from gradlab import names
+from gradlab.engine.diagnostics import SpectralCache
+from gradlab.report import plotting
+from gradlab.report.plotting import NoDataError
+from gradlab.training.sgd import all_finite, sgd_update
 
 
 def engine_run(
@@ -123,7 +124,7 @@ DIVERGING = "run10"
 
 
 def frames(specs, **kwargs):
-    """(runs, history) frames of the given engine runs, as gradlab.report loads them."""
+    """(runs, history) frames of the given engine runs, as gradlab.report.build loads them."""
     runs, history = [], []
     for i, (act, depth, init, seed, kw) in enumerate(specs):
         params, hist, summary = engine_run(act, depth, init, seed, **kw, **kwargs)

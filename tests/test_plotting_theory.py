@@ -1,4 +1,4 @@
-"""Theory figures (gradlab.theory_plots) on small hand-made frames: the data they draw.
+"""Theory figures (gradlab.report.theory_plots) on small hand-made frames: the data they draw.
 
 The end-to-end path (probe runs in MLflow → report) is in tests/test_probe_presets.py;
 here each figure's data frame is checked against a hand calculation.
@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from gradlab import names, theory, theory_plots
-from gradlab.plotting import NoDataError
+from gradlab import names, theory
+from gradlab.report import theory_plots
+from gradlab.report.plotting import NoDataError
 
 
 def test_nielsen_table_puts_his_mnist_numbers_beside_ours():

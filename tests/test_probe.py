@@ -1,4 +1,4 @@
-"""The probe's measurement (gradlab.probe) against hand calculations and Monte Carlo.
+"""The probe's measurement (gradlab.theory.probe) against hand calculations and Monte Carlo.
 
 The acceptance checks of issue 5 on the ensemble functions themselves (the
 measured per-layer factor within 10 % of χ₁ for sigmoid, tanh ordered and
@@ -17,7 +17,9 @@ from conftest import compose_config
 from omegaconf import OmegaConf
 from threadpoolctl import threadpool_limits
 
-from gradlab import ensemble, names, probe, probe_run, theory
+from gradlab import names, theory
+from gradlab.jobs import probe as probe_run
+from gradlab.theory import ensemble, probe
 
 
 @pytest.fixture(autouse=True)

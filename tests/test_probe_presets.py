@@ -4,7 +4,7 @@ Every probe preset runs through experiments/probe.py, and the two training
 presets of the theory figures (exploding, nielsen_ch5) through
 experiments/train.py, into one temporary store, with sizes cut down on the
 command line.  The records are then checked against names.py and against
-references computed here independently (gradlab.ensemble, hand calculations),
+references computed here independently (gradlab.theory.ensemble, hand calculations),
 and the report is drawn from the store.
 """
 
@@ -19,8 +19,10 @@ import pytest
 from conftest import ROOT
 from threadpoolctl import threadpool_limits
 
-from gradlab import ensemble, names, report, theory
-from gradlab.tracking import client_for
+from gradlab import names, theory
+from gradlab.report import build as report
+from gradlab.theory import ensemble
+from gradlab.track.client import client_for
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +134,7 @@ def test_probe_sweeps_are_recorded_under_their_names(store):
 
 
 def test_logged_slope_equals_the_ensemble_reference(store):
-    # the reference: gradlab.ensemble called here with the run's params and seed
+    # the reference: gradlab.theory.ensemble called here with the run's params and seed
     client = client_for(store)
     runs = [r for r in sweeps(store)[names.PRESET_PHASE_DIAGRAM][1]]
     runs += [
@@ -197,7 +199,7 @@ def test_exploding_runs_finish_and_are_marked_diverged(store):
 
 
 def test_report_draws_the_theory_figures_from_the_logged_values(store, tmp_path):
-    from gradlab.theory_report import THEORY_FIGURE_NAMES
+    from gradlab.report.theory_sections import THEORY_FIGURE_NAMES
 
     client = client_for(store)
     paths = report.make_report(store, "gradlab", None, tmp_path)

@@ -12,7 +12,7 @@ from conftest import ROOT
 from test_sweep import FAST, check_sweep, metric_values, sweep_runs, train_py
 
 from gradlab import names
-from gradlab.tracking import client_for
+from gradlab.track.client import client_for
 
 pytestmark = pytest.mark.slow
 

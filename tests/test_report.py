@@ -22,8 +22,10 @@ from mlflow.entities import Metric, Param
 from PIL import Image
 from test_plotting import engine_run
 
-from gradlab import names, plotting, report
-from gradlab.report import ReportError
+from gradlab import names
+from gradlab.report import build as report
+from gradlab.report import plotting
+from gradlab.report.build import ReportError
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_790_000_000_000  # ms since the epoch: 2026-09-21, fixed so captions are known

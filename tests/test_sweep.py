@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, compose_config
 
 from gradlab import names
-from gradlab.tracking import client_for
+from gradlab.track.client import client_for
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def test_every_preset_composes():
         cfg = compose_config([f"+experiment={p.stem}"], config_name=config_name, hydra=True)
         assert cfg is not None
         if config_name == "config":
-            from gradlab.config import run_spec
+            from gradlab.training.spec import run_spec
 
             run_spec(cfg)  # presets' values pass validation
             assert cfg.hydra.sweeper.params, p.stem

@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 from conftest import EXPLODING, ROOT, train_cfg
 
-from gradlab import experiment, names
-from gradlab.config import config_hash, flatten
+from gradlab import names
 from gradlab.errors import ConfigError
-from gradlab.tracking import client_for
+from gradlab.jobs import signals
+from gradlab.jobs import train as experiment
+from gradlab.track.record import SweepContext
+from gradlab.track.client import client_for
+from gradlab.track.params import config_hash, flatten
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +105,7 @@ def test_a_point_shared_by_two_sweeps_is_recorded_in_each(store):
 
     def sweep(name):
         parent = client.create_run(exp_id, run_name=name, tags={names.TAG_KIND: "sweep"})
-        return experiment.SweepContext(parent.info.run_id, name)
+        return SweepContext(parent.info.run_id, name)
 
     a, b = sweep("sweep-a"), sweep("sweep-b")
     in_a = experiment.run(cfg, ROOT, a)
@@ -175,7 +178,7 @@ def test_a_signal_swallowed_by_a_finaliser_still_stops_the_run(store, monkeypatc
         def measure(m):
             if m.step == 0:
                 try:
-                    experiment.interrupt_handler(signal.SIGTERM, None)
+                    signals.interrupt_handler(signal.SIGTERM, None)
                 except KeyboardInterrupt:
                     pass  # what a finaliser does with it
             on_measure(m)

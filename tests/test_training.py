@@ -5,9 +5,10 @@ import pytest
 from conftest import EXPLODING, train_cfg
 
 from gradlab import names
-from gradlab.config import config_hash, flatten, run_spec
 from gradlab.data import load_dataset
-from gradlab.training import train
+from gradlab.training.loop import train
+from gradlab.track.params import config_hash, flatten
+from gradlab.training.spec import run_spec
 
 
 def run_train(**overrides):

@@ -4,22 +4,22 @@
 >>> net = gradlab.MLP(sizes=[64, 30, 30, 10], activation="sigmoid", seed=0)
 >>> trace = net.backprop(np.zeros((5, 64)), np.zeros((5, 10)), cost="quadratic")
 >>> table = gradlab.layer_table(trace, net.weights, *net.activations)
+
+The public API is the engine (:mod:`gradlab.engine`), :func:`train` and the theory
+namespace; importing it loads none of mlflow, matplotlib, hydra or omegaconf.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-from gradlab.activations import ACTIVATIONS, Activation, get_activation
-from gradlab.backprop import Trace, backprop, backward, forward
-from gradlab.costs import COSTS, Cost, get_cost
+from gradlab import theory
 from gradlab.data import Dataset, load_dataset
-from gradlab.diagnostics import COLUMNS, SpectralCache, layer_table
-from gradlab.init import INITS, init_biases, init_weights
-from gradlab.network import MLP
-
-try:
-    __version__ = version("gradlab")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0+unknown"
+from gradlab.engine.activations import ACTIVATIONS, Activation, get_activation
+from gradlab.engine.backprop import Trace, backprop, backward, forward
+from gradlab.engine.costs import COSTS, Cost, get_cost
+from gradlab.engine.diagnostics import SpectralCache, layer_table
+from gradlab.engine.init import INITS, init_biases, init_weights
+from gradlab.engine.network import MLP
+from gradlab.names import COLUMNS
+from gradlab.training.loop import train
+from gradlab.version import __version__
 
 __all__ = [
     "ACTIVATIONS",
@@ -42,4 +42,6 @@ __all__ = [
     "init_weights",
     "layer_table",
     "load_dataset",
+    "theory",
+    "train",
 ]

@@ -8,13 +8,38 @@ imports them from here rather than retyping them.
 
 from __future__ import annotations
 
-from gradlab.diagnostics import COLUMNS, PER_LAYER_METRICS
+# ---- the per-layer table (gradlab.engine.diagnostics.layer_table) ---------
+#: Column → formula.  This is the one documentation of every diagnostic.
+COLUMNS: dict[str, str] = {
+    "layer": "l, 1..L (L = output layer)",
+    "width": "n_l, units in layer l",
+    "grad_b_norm": "‖∇b^l‖₂, Nielsen's 'speed of learning' of layer l",
+    "grad_w_norm": "‖∇W^l‖_F",
+    "delta_rms": "sqrt((1/n) Σ_k ‖δ^l_k‖²), the typical size of one sample's error",
+    "sigma_prime_mean": "(1/(n·n_l)) Σ_{k,j} φ′(z^l_kj)",
+    "saturated_frac": (
+        "share of units j with (1/n) Σ_k φ′(z^l_kj) < 0.1·sup|φ′| "
+        "(saturated sigmoid/tanh units; dead or nearly dead ReLU units)"
+    ),
+    "act_mean": "mean of a^l over samples and units",
+    "act_std": "standard deviation of a^l over samples and units",
+    "weight_norm": "‖W^l‖_F",
+    "weight_spectral": (
+        "‖W^l‖₂, largest singular value (warm-started Lanczos; exact for layers of ≤ 64 units)"
+    ),
+    "bound": (
+        "‖δ^L‖ · Π_{k=l+1..L} sup|φ′| · ‖W^k‖₂ taken per sample and reported as an "
+        "rms like delta_rms; since δ^l = (W^{l+1})ᵀδ^{l+1} ⊙ φ′(z^l), delta_rms ≤ bound "
+        "(for the sigmoid, the notes' (1/4)^{L−l} law made rigorous)"
+    ),
+}
+
 
 # ---- metrics -------------------------------------------------------------
-#: Per-layer metric at every logged step, e.g. ``grad_b_norm/layer_003``.
-PER_LAYER_QUANTITIES = PER_LAYER_METRICS
+#: Diagnostics logged per layer at every logged step, e.g. ``grad_b_norm/layer_003``.
+PER_LAYER_QUANTITIES = ("grad_b_norm", "grad_w_norm", "delta_rms", "saturated_frac", "bound")
 #: Profiles logged with step = layer l, so the MLflow chart is the curve vs layer.
-PROFILE_QUANTITIES = (*PER_LAYER_METRICS, "sigma_prime_mean", "weight_spectral")
+PROFILE_QUANTITIES = (*PER_LAYER_QUANTITIES, "sigma_prime_mean", "weight_spectral")
 PROFILE_INIT = "profile_init"
 PROFILE_FINAL = "profile_final"
 

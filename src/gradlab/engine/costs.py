@@ -1,0 +1,86 @@
+"""Costs C = (1/n) Σ_k C_k over a batch, each paired with its output error δ^L.
+
+As in Nielsen's ``network2.py``, a cost knows both its value and the output
+error δ^L = ∂C_k/∂z^L that starts backpropagation (notes, eq. 1).  Arrays are
+batches of rows: ``z``, ``a`` and ``y`` have shape (..., n, n_L); a leading
+ensemble axis, if any, is carried through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradlab.engine.activations import Activation
+from gradlab.errors import check_choice
+
+Array = np.ndarray
+
+
+def _quadratic_value(z: Array, a: Array, y: Array) -> Array:
+    # C_k = ½‖a^L_k − y_k‖²; mean over the batch axis.
+    return 0.5 * np.sum((a - y) ** 2, axis=-1).mean(axis=-1)
+
+
+def _quadratic_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
+    # δ^L = (a^L − y) ⊙ φ′(z^L)   (notes §3.2; §1–2 use (a−y)² and get 2(a−y))
+    return (a - y) * phi.phi_prime(z)
+
+
+def _cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
+    # C_k = −Σ_j [y ln σ(z) + (1−y) ln(1−σ(z))] = Σ_j [softplus(z) − y z],
+    # exact for any z (no log(0), no overflow).
+    return np.sum(np.logaddexp(0.0, z) - y * z, axis=-1).mean(axis=-1)
+
+
+def _cross_entropy_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
+    # δ^L = a^L − y: the σ′ of the output cancels (Nielsen ch. 3, eq. 66).
+    return a - y
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A cost and its output error.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (``train.cost``).
+    value : callable
+        ``value(z, a, y)`` → batch-mean cost, shape ``z.shape[:-2]``.
+    delta : callable
+        ``delta(z, a, y, phi)`` → δ^L, shape of ``z``.
+    output_activations : tuple of str or None
+        Output activations the formula is valid for (None: any).
+    """
+
+    name: str
+    value: Callable[[Array, Array, Array], Array]
+    delta: Callable[[Array, Array, Array, Activation], Array]
+    output_activations: tuple[str, ...] | None = None
+
+    def check_output(self, output_activation: str) -> None:
+        """Raise ``ValueError`` if this cost is not defined for ``output_activation``."""
+        allowed = self.output_activations
+        if allowed is not None and output_activation not in allowed:
+            raise ValueError(
+                f"output_activation={output_activation!r} is not allowed with "
+                f"cost={self.name!r}; choose one of: {', '.join(allowed)}"
+            )
+
+
+COSTS: dict[str, Cost] = {
+    "quadratic": Cost("quadratic", _quadratic_value, _quadratic_delta),
+    "cross_entropy": Cost(
+        "cross_entropy", _cross_entropy_value, _cross_entropy_delta, ("sigmoid",)
+    ),
+}
+
+
+def get_cost(name: str | Cost, key: str = "cost") -> Cost:
+    """Look up a cost by name; ``key`` names the argument in errors."""
+    if isinstance(name, Cost):
+        return name
+    return COSTS[check_choice(key, name, COSTS)]

@@ -1,0 +1,152 @@
+"""The body of ``experiments/train.py`` and ``experiments/probe.py``: one Hydra job.
+
+Reads what only Hydra knows (run or multirun, which launcher, the sweep's
+parent run), picks the BLAS thread cap, and turns errors into what a user of a
+command-line tool expects: a bad value in a single run is one line on stderr
+and exit status 2 with nothing written; in a multirun the bad point is
+recorded as a FAILED run and the sweep goes on (the sweep callback reports it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from gradlab.errors import ConfigError
+from gradlab.jobs.signals import interrupt_handler
+from gradlab.jobs.sweep import read_sweep_context
+from gradlab.jobs.train import run
+from gradlab.track.record import SweepContext, record_failed_job
+from gradlab.training.spec import run_name as train_run_name
+
+log = logging.getLogger(__name__)
+
+
+def blas_threads(cfg: DictConfig, hydra_cfg) -> int | None:
+    """BLAS threads for this job: ``runtime.blas_threads`` if set, else cores per worker.
+
+    Under the joblib launcher with n_jobs workers each job gets cores // n_jobs
+    threads, so two workers on two cores do not oversubscribe them; under
+    submitit, the cpus_per_task it was given; otherwise no cap.
+    """
+    configured = cfg.get("runtime", {}).get("blas_threads")
+    if configured:
+        return int(configured)
+    if hydra_cfg is None:
+        return None
+    launcher = hydra_cfg.launcher
+    cores = os.cpu_count() or 1
+    n_jobs = launcher.get("n_jobs")
+    if n_jobs is not None:
+        n_jobs = cores if int(n_jobs) < 0 else int(n_jobs)
+        return max(1, cores // max(1, min(n_jobs, cores)))
+    cpus = launcher.get("cpus_per_task")
+    return int(cpus) if cpus else None
+
+
+def check_override_keys(overrides: list[str], conf_dir: Path, config_name: str) -> None:
+    """Reject ``key=value`` overrides whose key the config does not have.
+
+    Hydra would refuse them too, but without saying what is allowed; this names
+    the keys that exist at that level.  Appends (``+key=``), deletions, Hydra's
+    own keys and group choices (``hydra/launcher=joblib``) are left to Hydra.
+    """
+    from hydra import compose, initialize_config_dir
+
+    plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "-"))]
+    plain = [o for o in plain if not o.startswith("hydra") and "/" not in o.split("=")[0]]
+    if not plain:
+        return
+    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        base = compose(config_name)
+    for o in plain:
+        key, value = o.split("=", 1)
+        node, path = base, []
+        for part in key.split("."):
+            if not isinstance(node, DictConfig) or part not in node:
+                where = ".".join(path) or "the config"
+                allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "none"
+                raise ConfigError(
+                    f"{key}={value} is not allowed; {where} has no key {part!r} "
+                    f"(keys there: {allowed})"
+                )
+            node, path = node[part], [*path, part]
+
+
+#: What a job runs, as :func:`gradlab.jobs.train.run`: run_fn(cfg, root, sweep, blas_threads).
+RunFn = Callable[[Mapping, Path, SweepContext | None, int | None], dict]
+
+
+def train_job(cfg: DictConfig, root: Path) -> dict:
+    """Run one training job; see the module docstring for what happens on bad input."""
+    return hydra_job(cfg, root, run)
+
+
+def hydra_job(
+    cfg: DictConfig,
+    root: Path,
+    run_fn: RunFn,
+    kind: str = "train",
+    name_of: Callable[[Mapping], str] = train_run_name,
+) -> dict:
+    """Run one job of any kind under Hydra; see the module docstring for bad input.
+
+    ``run_fn`` validates the resolved config (raising
+    :class:`~gradlab.errors.ConfigError`) and records the run; a rejected
+    sweep point becomes a FAILED run tagged ``kind`` and named ``name_of(cfg)``.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    multirun = hydra_cfg is not None and hydra_cfg.mode == RunMode.MULTIRUN
+    found = read_sweep_context(hydra_cfg) if multirun else None
+    sweep = found[0] if found else None
+    container = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        return run_fn(container, root, sweep, blas_threads(cfg, hydra_cfg))
+    except ConfigError as err:
+        if sweep is None:
+            print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        run_id = record_failed_job(container, root, sweep, err, kind, name_of(container))
+        log.error("bad config, recorded as FAILED run %s: %s", run_id, err)
+        return {"run_id": run_id, "status": "FAILED", "error": str(err)}
+    except Exception as err:
+        if sweep is None:
+            raise
+        # run_fn has already marked its MLflow run FAILED with the error as a tag
+        log.exception("job failed: %s", err)
+        return {"status": "FAILED", "error": str(err)}
+
+
+def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
+    """Run a ``@hydra.main`` entry point as a command-line tool.
+
+    A mistyped key fails before Hydra starts, with the keys that exist (exit 2);
+    SIGTERM (scancel, kill) stops a sweep like Ctrl-C (see
+    :func:`gradlab.jobs.signals.interrupt_handler`); on either, the runs and the
+    sweep in progress are marked KILLED and the exit status is 130.
+    """
+    import signal
+
+    from gradlab.jobs.sweep import mark_interrupted
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, interrupt_handler)
+    try:
+        check_override_keys(sys.argv[1:], root / "conf", config_name)
+    except ConfigError as err:
+        print(f"gradlab: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    try:
+        main()
+    except KeyboardInterrupt:
+        mark_interrupted()
+        print("gradlab: interrupted; runs in progress were marked KILLED", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,183 @@
+"""MLflow at the edge: where runs go, and how one run is recorded.
+
+Everything goes through an explicit ``MlflowClient`` and run id; nothing uses
+MLflow's process-global active run or tracking URI, because the joblib
+launcher reuses worker processes between jobs.  Metric names come from
+:mod:`gradlab.names`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from urllib.parse import urlparse
+
+from gradlab import names
+
+#: The experiment every entry point records into unless mlflow.experiment_name says otherwise.
+DEFAULT_EXPERIMENT = "gradlab"
+
+#: Per log_batch call MLflow accepts at most 1000 metrics and 100 params.
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_PARAM_LENGTH = 6000
+
+
+def default_tracking_uri(root: Path) -> str:
+    """``sqlite:///<root>/mlflow.db`` with an absolute path."""
+    return f"sqlite:///{(Path(root).resolve() / 'mlflow.db').as_posix()}"
+
+
+def resolve_tracking_uri(configured: str | None, root: Path) -> str:
+    """Command line/config first, then $MLFLOW_TRACKING_URI, then the embedded store."""
+    if configured:
+        return str(configured)
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Absolute artifact root for a new experiment in a local store.
+
+    For ``sqlite:///…/mlflow.db`` it is ``…/mlruns`` beside the database, so it
+    never depends on the working directory; a tracking server decides its own.
+    """
+    parsed = urlparse(tracking_uri)
+    if parsed.scheme == "sqlite":
+        db = Path(tracking_uri[len("sqlite:///") :])
+        return (db.resolve().parent / "mlruns").as_uri()
+    if parsed.scheme in ("", "file"):
+        return None
+    return None
+
+
+def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
+    """Call ``fn``, retrying SQLite lock contention with exponential back-off."""
+    delay = 0.05
+    for i in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # MlflowException wraps sqlalchemy's OperationalError
+            text = str(err).lower()
+            if i == attempts - 1 or not ("database is locked" in text or "busy" in text):
+                raise
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+_CLIENTS: dict[str, object] = {}
+
+
+def client_for(tracking_uri: str):
+    """An ``MlflowClient`` for ``tracking_uri`` (one per URI per process).
+
+    Caching a client is safe across jobs: it holds a connection, not a run.
+    """
+    from mlflow import MlflowClient
+
+    if tracking_uri not in _CLIENTS:
+        _CLIENTS[tracking_uri] = with_retry(MlflowClient, tracking_uri=tracking_uri)
+    return _CLIENTS[tracking_uri]
+
+
+def ensure_experiment(client, name: str, tracking_uri: str) -> str:
+    """Experiment id of ``name``, creating it (with an absolute artifact root) if needed.
+
+    Safe when several processes race: a losing ``create_experiment`` is followed
+    by a lookup.
+    """
+    exp = with_retry(client.get_experiment_by_name, name)
+    if exp is not None:
+        return exp.experiment_id
+    key, value = names.EXPERIMENT_KIND_TAG
+    try:
+        return with_retry(
+            client.create_experiment,
+            name,
+            artifact_location=artifact_location(tracking_uri),
+            tags={key: value},
+        )
+    except Exception:
+        exp = with_retry(client.get_experiment_by_name, name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def _metric(key: str, value: float, step: int, ts: int):
+    from mlflow.entities import Metric
+
+    return Metric(key, float(value), ts, int(step))
+
+
+def log_metrics(client, run_id: str, metrics: Iterable[tuple[str, float, int]]) -> None:
+    """Log (key, value, step) triples in as few ``log_batch`` calls as MLflow allows."""
+    ts = int(time.time() * 1000)
+    batch = [_metric(k, v, s, ts) for k, v, s in metrics]
+    for i in range(0, len(batch), MAX_METRICS_PER_BATCH):
+        with_retry(client.log_batch, run_id, metrics=batch[i : i + MAX_METRICS_PER_BATCH])
+
+
+class MetricBuffer:
+    """Collect (key, value, step) triples and send them in as few ``log_batch`` calls as
+    possible: when ``interval`` seconds have passed since the last send, when a full
+    batch is waiting, and on leaving the ``with`` block, also through an exception, so
+    an interrupted run keeps everything it measured.
+
+    A short run thus costs one call for its whole history; a long one streams to the
+    UI every ``interval`` seconds.
+    """
+
+    def __init__(self, client, run_id: str, interval: float = 2.0) -> None:
+        self.client, self.run_id, self.interval = client, run_id, interval
+        self._items: list[tuple[str, float, int]] = []
+        self._last = time.monotonic()
+
+    def add(self, metrics: Iterable[tuple[str, float, int]]) -> None:
+        self._items.extend(metrics)
+        full = len(self._items) >= MAX_METRICS_PER_BATCH
+        if full or time.monotonic() - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._items:
+            log_metrics(self.client, self.run_id, self._items)
+            self._items = []
+        self._last = time.monotonic()
+
+    def __enter__(self) -> MetricBuffer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.flush()
+
+
+def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
+    """Log params (stringified, truncated to MLflow's limit) in batches of 100."""
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in params.items()]
+    for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
+        with_retry(client.log_batch, run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+
+
+def measurement_metrics(table, step: int, scalars: Mapping[str, float | None]):
+    """(key, value, step) for every per-layer quantity of a layer table, plus scalars."""
+    out = [
+        (names.layer_metric(q, int(layer)), value, step)
+        for q in names.PER_LAYER_QUANTITIES
+        for layer, value in zip(table["layer"], table[q], strict=True)
+    ]
+    out += [(k, v, step) for k, v in scalars.items() if v is not None]
+    return out
+
+
+def profile_metrics(table, prefix: str):
+    """``profile_init/q`` or ``profile_final/q`` with step = layer l."""
+    return [
+        (names.profile_metric(prefix, q), value, int(layer))
+        for q in names.PROFILE_QUANTITIES
+        for layer, value in zip(table["layer"], table[q], strict=True)
+    ]
