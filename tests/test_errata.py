@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from omegaconf import OmegaConf
 
 from gradlab.explain.errata import errata, errata_table

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, compose_config
+from helpers import ROOT, compose_config
 from hydra import compose, initialize_config_dir
 
 import gradlab

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import compose_config
+from helpers import compose_config
 from omegaconf import OmegaConf
 from threadpoolctl import threadpool_limits
 

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from threadpoolctl import threadpool_limits
 
 from gradlab import names, theory

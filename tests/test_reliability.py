@@ -8,8 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT
-from test_sweep import FAST, check_sweep, metric_values, sweep_runs, train_py
+from helpers import FAST, ROOT, check_sweep, metric_values, sweep_runs, train_py
 
 from gradlab import names
 from gradlab.track.client import client_for

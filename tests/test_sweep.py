@@ -4,68 +4,12 @@ Each test starts ``experiments/train.py`` in a subprocess against a store that
 does not exist yet, then reads back what MLflow recorded.
 """
 
-import io
-import os
-import subprocess
-import sys
-
-import pandas as pd
 import pytest
-from conftest import ROOT, compose_config
+from helpers import FAST, ROOT, check_sweep, compose_config, metric_values, sweep_runs, train_py
 
 from gradlab import names
-from gradlab.track.client import client_for
 
 pytestmark = pytest.mark.slow
-
-FAST = ["train.epochs=1", "train.log_every=60", "model.width=16"]
-
-
-def train_py(*args, tmp_path, env=None):
-    cmd = [sys.executable, str(ROOT / "experiments" / "train.py"), *args,
-           f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/multirun"]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                          env={**os.environ, **(env or {})})  # fmt: skip
-
-
-def sweep_runs(uri):
-    client = client_for(uri)
-    exp = client.get_experiment_by_name("gradlab")
-    runs = client.search_runs([exp.experiment_id])
-    parents = [r for r in runs if r.data.tags.get(names.TAG_KIND) == "sweep"]
-    kids = [r for r in runs if r.data.tags.get(names.TAG_KIND) == "train"]
-    return client, parents, kids
-
-
-def check_sweep(uri, n_jobs):
-    """Every child FINISHED under one parent, with names, profiles and history as documented."""
-    client, parents, kids = sweep_runs(uri)
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    parent = parents[0]
-    assert len(kids) == n_jobs
-    for r in kids:
-        assert r.info.status == "FINISHED", r.data.tags.get(names.TAG_ERROR)
-        assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert r.data.tags[names.TAG_SWEEP_ID] == parent.data.tags[names.TAG_SWEEP_ID]
-        L = int(r.data.params["model.depth"]) + 1
-        for key in ("model.depth", "model.activation", "model.init", "train.lr", "seed"):
-            assert key in r.data.params
-        for q in names.PER_LAYER_QUANTITIES:
-            assert names.layer_metric(q, L) in r.data.metrics
-        for key in names.SUMMARY_METRICS:
-            assert key in r.data.metrics
-        prof = client.get_metric_history(r.info.run_id, "profile_init/grad_b_norm")
-        assert sorted(m.step for m in prof) == list(range(1, L + 1))
-        with open(client.download_artifacts(r.info.run_id, names.ARTIFACT_HISTORY)) as f:
-            history = pd.read_csv(io.StringIO(f.read()))
-        # steps: 0, 60, 120 and the final 144 (1438 samples / batch 10)
-        assert sorted(history["step"].unique()) == [0, 60, 120, 144]
-        assert len(history) == 4 * L
-    return kids
-
-
-def metric_values(kids):
-    return {r.info.run_name: r.data.metrics for r in kids}
 
 
 def test_every_preset_composes():

@@ -6,15 +6,15 @@ import signal
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXPLODING, ROOT, train_cfg
+from helpers import EXPLODING, ROOT, train_cfg
 
 from gradlab import names
 from gradlab.errors import ConfigError
 from gradlab.jobs import signals
 from gradlab.jobs import train as experiment
-from gradlab.track.record import SweepContext
 from gradlab.track.client import client_for
 from gradlab.track.params import config_hash, flatten
+from gradlab.track.record import SweepContext
 
 
 @pytest.fixture(scope="module")

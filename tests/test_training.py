@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from conftest import EXPLODING, train_cfg
+from helpers import EXPLODING, train_cfg
 
 from gradlab import names
 from gradlab.data import load_dataset
-from gradlab.training.loop import train
 from gradlab.track.params import config_hash, flatten
+from gradlab.training.loop import train
 from gradlab.training.spec import run_spec
 
 
