@@ -30,7 +30,7 @@ COLUMNS: dict[str, str] = {
     "bound": (
         "‖δ^L‖ · Π_{k=l+1..L} sup|φ′| · ‖W^k‖₂ taken per sample and reported as an "
         "rms like delta_rms; since δ^l = (W^{l+1})ᵀδ^{l+1} ⊙ φ′(z^l), delta_rms ≤ bound "
-        "(for the sigmoid, the notes' (1/4)^{L−l} law made rigorous)"
+        "(the rigorous form of Nielsen's (1/4)^{L−l} heuristic for the sigmoid)"
     ),
 }
 

@@ -2,8 +2,11 @@
 
 Every function maps an array of pre-activations ``z`` (any shape) to an array of
 the same shape and dtype.  ``sup_prime`` is the bound that enters the backprop
-inequality ‖δ^l‖ ≤ sup|φ′| · ‖W^{l+1}‖₂ · ‖δ^{l+1}‖ (notes, eq. 4): 1/4 for the
-sigmoid, which is the origin of the (1/4)^{L−l} vanishing law.
+inequality ‖δ^l‖ ≤ sup|φ′| · ‖W^{l+1}‖₂ · ‖δ^{l+1}‖, which follows from the
+recursion δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ φ′(z^l) (notes, eq. 4).  For the sigmoid
+sup|σ′| = σ′(0) = 1/4, so one layer multiplies ‖δ‖ by at most ¼‖W^{l+1}‖₂: with
+‖W‖₂ ≤ 1 the error shrinks at least 4× per layer, with ‖W‖₂ > 4 it can grow.
+Nielsen (ch. 5) turns σ′ ≤ 1/4 into the (1/4)^{L−l} heuristic for |w| ≤ 1.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ pre-activations z^l_i of one input are Gaussian with variance q^l, and
     E‖δ^l‖² = χ₁ E‖δ^{l+1}‖²                                    (Schoenholz et al. 2017, §3)
 
 so E‖δ^l‖² ∝ χ₁^{L−l}: gradients vanish for χ₁ < 1 (ordered phase), explode for
-χ₁ > 1 (chaotic phase), and decay over ξ_∇ = −1/ln χ₁ layers.  The
+χ₁ > 1 (chaotic phase); E‖δ^l‖² falls by e every ξ_∇ = −1/ln χ₁ layers, so ‖δ^l‖
+itself falls by e every 2ξ_∇ layers.  The
 backprop ratio holds for any widths, since W^{l+1} has fan-in n_l.
 
 References
@@ -246,8 +247,9 @@ def chi1(activation: str | Activation, sigma_w2: float, sigma_b2: float, q0: flo
 def depth_scale(chi: float | Array) -> float | Array:
     """The gradient depth scale ξ_∇ = −1/ln χ₁ (Schoenholz et al. 2017, §3).
 
-    E‖δ^l‖² ∝ exp(−(L−l)/ξ_∇): gradients shrink by e every ξ_∇ layers.  Returns
-    inf at χ₁ = 1, and a negative number for χ₁ > 1 (|ξ_∇| layers to grow by e).
+    E‖δ^l‖² ∝ exp(−(L−l)/ξ_∇): the mean squared error signal shrinks by e every ξ_∇
+    layers, so its root ‖δ^l‖ shrinks by e every 2ξ_∇ layers.  Returns inf at
+    χ₁ = 1, and a negative number for χ₁ > 1 (|ξ_∇| layers for E‖δ‖² to grow by e).
     Same shape as ``chi``.
     """
     chi = np.asarray(chi, dtype=np.float64)
@@ -332,11 +334,13 @@ def predicted_delta_sq_profile(
 
 
 def sigmoid_bound(L: int, weight_bound: float = 1.0) -> Array:
-    """The notes' envelope (|w|·¼)^{L−l} of |δ^l / δ^L| for a sigmoid chain.
+    """Nielsen's envelope (|w|·¼)^{L−l} of |δ^l / δ^L| for a sigmoid chain.
 
-    Each layer multiplies δ by w·σ′(z) and σ′ ≤ ¼, so with |w| ≤ ``weight_bound``
-    the factor over L − l layers is at most (weight_bound/4)^{L−l} (Nielsen
-    ch. 5; the heuristic behind the (1/4)^{L−l} vanishing law of the notes).
+    In a chain of one unit per layer each layer multiplies δ by w·σ′(z) and
+    σ′ ≤ ¼, so with |w| ≤ ``weight_bound`` the factor over L − l layers is at most
+    (weight_bound/4)^{L−l} (Nielsen 2015, ch. 5).  For layers of many units the
+    rigorous version replaces |w| by ‖W‖₂ (:func:`gradlab.engine.diagnostics.sigma_bound`);
+    with (1/4)^{L−l} itself it is a heuristic, not a bound.
 
     Returns
     -------
