@@ -12,9 +12,9 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from urllib.parse import urlparse
 
 from gradlab import names
+from gradlab.track import ui
 
 #: The experiment every entry point records into unless mlflow.experiment_name says otherwise.
 DEFAULT_EXPERIMENT = "gradlab"
@@ -37,19 +37,27 @@ def resolve_tracking_uri(configured: str | None, root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
 
 
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///…`` URI, or None for any other store.
+
+    The one place gradlab parses a tracking URI: ``sqlite:////abs/mlflow.db`` is
+    the absolute path /abs/mlflow.db, ``sqlite:///rel.db`` a path relative to the
+    working directory.
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return Path(tracking_uri[len(prefix) :])
+
+
 def artifact_location(tracking_uri: str) -> str | None:
     """Absolute artifact root for a new experiment in a local store.
 
     For ``sqlite:///…/mlflow.db`` it is ``…/mlruns`` beside the database, so it
     never depends on the working directory; a tracking server decides its own.
     """
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "sqlite":
-        db = Path(tracking_uri[len("sqlite:///") :])
-        return (db.resolve().parent / "mlruns").as_uri()
-    if parsed.scheme in ("", "file"):
-        return None
-    return None
+    db = sqlite_path(tracking_uri)
+    return None if db is None else (db.resolve().parent / "mlruns").as_uri()
 
 
 def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
@@ -85,25 +93,29 @@ def client_for(tracking_uri: str):
 def ensure_experiment(client, name: str, tracking_uri: str) -> str:
     """Experiment id of ``name``, creating it (with an absolute artifact root) if needed.
 
-    Safe when several processes race: a losing ``create_experiment`` is followed
-    by a lookup.
+    A new experiment carries MLflow's "Model training" kind and gradlab's saved
+    chart view (:mod:`gradlab.track.ui`); an existing one gets the view if it
+    lacks it.  Safe when several processes race: a losing ``create_experiment``
+    is followed by a lookup.
     """
+    view_key, view_value = ui.view_tag(int(time.time() * 1000))
     exp = with_retry(client.get_experiment_by_name, name)
-    if exp is not None:
-        return exp.experiment_id
-    key, value = names.EXPERIMENT_KIND_TAG
-    try:
-        return with_retry(
-            client.create_experiment,
-            name,
-            artifact_location=artifact_location(tracking_uri),
-            tags={key: value},
-        )
-    except Exception:
-        exp = with_retry(client.get_experiment_by_name, name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+    if exp is None:
+        kind_key, kind_value = names.EXPERIMENT_KIND_TAG
+        try:
+            return with_retry(
+                client.create_experiment,
+                name,
+                artifact_location=artifact_location(tracking_uri),
+                tags={kind_key: kind_value, view_key: view_value},
+            )
+        except Exception:
+            exp = with_retry(client.get_experiment_by_name, name)
+            if exp is None:
+                raise
+    if view_key not in exp.tags:
+        with_retry(client.set_experiment_tag, exp.experiment_id, view_key, view_value)
+    return exp.experiment_id
 
 
 def _metric(key: str, value: float, step: int, ts: int):
