@@ -11,18 +11,17 @@ t_A / t_B, which cancels the slow drifts of a shared, noisy machine
 (``bench_harness``).  Figure 5 times whole sweeps as subprocesses, two
 repetitions per launcher, and is the median of those two ratios
 (``bench_pipeline``).  Values with a % target are overheads t_A / t_B − 1.
-Both sides use the same
-dtype and the same number of BLAS threads (NumPy's OpenBLAS via threadpoolctl,
-PyTorch via ``torch.set_num_threads``): by default the runner's
-``runtime.blas_threads`` from conf/config.yaml (what every gradlab job uses), else
-all of NumPy's; ``--threads N`` measures with N.
+Both sides use the same dtype and the same number of BLAS threads (NumPy's
+OpenBLAS via threadpoolctl, PyTorch via ``torch.set_num_threads``): by default
+the runner's ``runtime.blas_threads`` from the training config (what every
+gradlab job uses), else all of NumPy's; ``--threads N`` measures with N.
 
 A *step* is one SGD step on one mini-batch: forward pass, backward pass and the
 update W ← W − η∇W, b ← b − η∇b (η = 0.1), float64, sigmoid in every layer,
 quadratic cost C = (1/2n) Σ_k ‖a^L_k − y_k‖²; figure 1b times the forward and
-backward passes alone (``net.backprop``), no update on either side.  The network has ``hidden``
-layers of ``width`` units between an input and an output of ``width`` units, so
-L = hidden + 1 weight matrices of shape (width, width).  The engine's step is
+backward passes alone (``net.backprop``), no update on either side.  The
+network has ``hidden`` layers of ``width`` units between an input and an output
+of ``width`` units, so L = hidden + 1 weight matrices of shape (width, width).  The engine's step is
 what ``gradlab.training.loop`` runs (``backprop`` then ``sgd_update``, the last trace
 kept until the next step replaces it); PyTorch's is the idiom a user would
 write (``zero_grad``, ``nn.functional.linear`` + ``sigmoid``, ``backward``,
