@@ -40,12 +40,13 @@ KEEP_FREED_MEMORY = "glibc.malloc.trim_threshold=1073741824:glibc.malloc.mmap_th
 
 ALLOCATOR_NOTE = (
     "Page faults per call are counted over the same timed calls as the times beside them.  "
-    "How many a step takes depends on what the process freed before, not only on the step: "
-    "glibc raises its mmap threshold to the largest block freed so far (and its trim "
-    "threshold to twice that), so after larger frees (PyTorch's in figure 1) a step's "
-    "arrays come back from the heap, and after smaller ones they are returned to the OS and "
-    "faulted in again.  Counts in different figures or processes therefore differ for the "
-    "same step; the allocator check of figure 2 fixes both thresholds."
+    "They are not a property of the step alone: glibc raises its mmap threshold to the "
+    "largest block freed so far (and its trim threshold to twice that) and trims only the "
+    "top of its heap, so whether a step's arrays come back from the heap or are returned to "
+    "the OS and faulted in again depends on what the process allocated and freed before, "
+    "including the other side of the pair between the step's calls.  The same step "
+    "therefore shows different counts in figures 1 and 2; the allocator check of figure 2 "
+    "fixes both thresholds and shows the step without them."
 )
 
 
