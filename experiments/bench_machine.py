@@ -3,8 +3,11 @@
 Element-wise passes run on NumPy's SIMD kernels and matrix products on a BLAS
 library, and which of each a machine gets decides the engine's speed: the
 table names NumPy's SIMD dispatch targets found on this CPU (what
-``np.show_runtime()`` prints), the kernel OpenBLAS chose, and the BLAS and CPU
-capability PyTorch was built with.
+``np.show_runtime()`` prints) and the one its float64 ``np.exp`` runs
+(``numpy.lib.introspect.opt_func_info``), the kernel OpenBLAS chose, and the
+BLAS and CPU capability PyTorch was built with.  ``NPY_DISABLE_CPU_FEATURES=X86_V4``
+and ``OPENBLAS_CORETYPE=Haswell`` turn an AVX-512 machine's rows into an AVX2
+machine's.
 """
 
 from __future__ import annotations
@@ -38,22 +41,32 @@ def numpy_simd() -> str:
     missing = [t for t in umath.__cpu_dispatch__ if not umath.__cpu_features__.get(t)]
     disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES")
     return (
+        f"float64 np.exp runs its {exp_kernel() or '?'} kernel; "
         f"baseline {' '.join(umath.__cpu_baseline__) or 'none'}; dispatch targets found "
         f"{' '.join(found) or 'none'}, not found {' '.join(missing) or 'none'}"
         + (f"; NPY_DISABLE_CPU_FEATURES={disabled!r}" if disabled is not None else "")
     )
 
 
-def simd_kind() -> str:
-    """The widest x86 vector unit NumPy's element-wise kernels dispatch to here."""
-    from numpy._core import _multiarray_umath as umath
+def exp_kernel() -> str | None:
+    """The SIMD target NumPy's float64 ``np.exp`` runs here, e.g. X86_V3 (None: unknown)."""
+    try:
+        from numpy.lib.introspect import opt_func_info
+    except ImportError:  # NumPy < 2.0
+        return None
+    return (
+        opt_func_info(func_name="^exp$", signature="float64")
+        .get("exp", {})
+        .get("dd", {})
+        .get("current")
+    )
 
-    found = {t for t in umath.__cpu_dispatch__ if umath.__cpu_features__.get(t)}
-    if any(t == "X86_V4" or t.startswith("AVX512") for t in found):
-        return "AVX-512"
-    if "X86_V3" in found or "AVX2" in found:
-        return "AVX2"
-    return f"baseline {' '.join(umath.__cpu_baseline__) or 'none'}"
+
+def simd_kind() -> str:
+    """The x86 vector width of NumPy's float64 exp here: AVX-512 (X86_V4) or AVX2 (X86_V3)."""
+    kernel = exp_kernel()
+    names = {"X86_V4": "AVX-512", "X86_V3": "AVX2"}
+    return names.get(kernel, kernel or "unknown")
 
 
 def numpy_blas() -> dict | None:
@@ -108,7 +121,9 @@ def _blas_rows() -> list[tuple[str, str]]:
 def _kind() -> str:
     lib = numpy_blas()
     kernel = f"OpenBLAS {lib.get('architecture')} kernel" if lib and lib.get("architecture") else ""
-    return f"{simd_kind()} element-wise kernels (NumPy)" + (f", {kernel}" if kernel else "")
+    return f"{simd_kind()} element-wise kernels (NumPy's np.exp)" + (
+        f", {kernel}" if kernel else ""
+    )
 
 
 def _torch_row(torch, skip_reason: str) -> tuple[str, str]:
