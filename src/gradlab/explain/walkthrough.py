@@ -18,7 +18,8 @@ string out.
 
 Where the pieces live: the numbers in :mod:`gradlab.explain.quantities`, their LaTeX
 (and GitHub's math rules) in :mod:`gradlab.explain.mathfmt`, what the notes print in
-:mod:`gradlab.explain.notes`, the comparison with it in :mod:`gradlab.explain.errata`.
+:mod:`gradlab.explain.notes`, the comparison with it in :mod:`gradlab.explain.errata`
+and its Markdown in :mod:`gradlab.explain.errata_md`.
 
 With several samples the walkthrough shows the first one (the first row of x;
 the notes write a sample as a column) and the batch-mean gradients.
@@ -33,7 +34,8 @@ import numpy as np
 from gradlab.engine.backprop import Trace
 from gradlab.engine.network import MLP
 from gradlab.errors import check_number
-from gradlab.explain.errata import errata, errata_table, notation_errata
+from gradlab.explain.errata import errata
+from gradlab.explain.errata_md import errata_table, notation_errata
 from gradlab.explain.example import Example
 from gradlab.explain.mathfmt import bmatrix, col, display, fmt, plain, row
 from gradlab.explain.quantities import layer_factors, quantities
