@@ -105,8 +105,8 @@ NOTATION_ERRATA: tuple[FormulaErratum, ...] = (
         "cost_convention",
         "§1–§2, cost convention",
         "$C_0 = (a^{(L)} - y)^2$, hence $\\partial C_0 / \\partial a^{(L)} = 2(a^{(L)} - y)$ "
-        "and eq. (1) $\\delta^{(L)} = 2(a^{(L)} - y) \\odot \\sigma'(z^{(L)})$; §2.5.1, "
-        "between them, uses $C = \\frac{1}{2}\\lVert a^L - y \\rVert^2$ and "
+        "and eq. (1) $\\delta^{(L)} = 2(a^{(L)} - y) \\odot \\sigma'(z^{(L)})$, while §2.5.1, "
+        "just before eq. (1), uses $C = \\frac{1}{2}\\lVert a^L - y \\rVert^2$ and "
         "$\\partial C / \\partial a^L = a^L - y$",
         "not wrong, but two conventions side by side: §2.5.1, §3–§5 and gradlab use "
         "$C = \\frac{1}{2}\\lVert a^L - y \\rVert^2$ and $\\nabla_a C = a^L - y$; every "
@@ -170,7 +170,7 @@ NOTATION_ERRATA: tuple[FormulaErratum, ...] = (
     ),
     FormulaErratum(
         "neuron_count",
-        "§2.6.1, after the matrix form of eq. (3)",
+        "§2.6.1, before the matrix form of eq. (3)",
         "says layer $L-1$ has $m-1$ neurons",
         "layer $L-1$ has $m$ neurons, indexed $0, \\dots, m-1$ (the row of "
         "$\\partial \\mathbf{c} / \\partial \\mathbf{W}^{(L)}$ has $m$ entries)",
