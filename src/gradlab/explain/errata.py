@@ -221,8 +221,11 @@ def errata(key: str, net: MLP, trace: Trace, y: Array, cost: str) -> list[Erratu
     A printed number is wrong when it is not the computed value correctly rounded
     to the decimals the notes print (|printed − computed| > half a unit).  Each
     erratum is diagnosed (:data:`DIAGNOSES`) by redoing its step from the notes'
-    own printed inputs; "agrees" then means within half a printed unit plus
-    :data:`WORKING_PRECISION`.
+    own printed inputs: a slip when the redone value is off by more than half a
+    printed unit plus :data:`WORKING_PRECISION`, "carried over" only when the
+    printed value is the redone one correctly rounded.  A slip records its wrong
+    entries, which of them are sign errors (:func:`is_sign_error`) and the
+    entries those make wrong further on (:func:`_flips`).
 
     Parameters
     ----------
