@@ -1,15 +1,16 @@
 """The notes' number errata (gradlab.explain.errata, gradlab.explain.errata_md): checked
 against hand arithmetic on the notes' printed numbers.
 
-The examples come straight from the seed presets (conf/experiment/seed_*.yaml),
+The examples come straight from the seed presets (``+experiment=seed_example_*``),
 the notes' own W, b, x and y; the expected slips are worked out by hand below.
 """
 
+import inspect
 import math
 
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import ROOT, compose_config
 from omegaconf import OmegaConf
 
 from gradlab.explain.errata import errata
@@ -19,9 +20,10 @@ from gradlab.explain.notes import NOTATION_ERRATA, NOTES, NotesExample
 
 
 def seed_example(key: str):
-    """The notes' example ``key`` as conf/experiment/seed_<key>.yaml gives it, and its trace."""
-    preset = OmegaConf.load(ROOT / "conf" / "experiment" / f"seed_{key}.yaml")
-    ex = build_example(**OmegaConf.to_container(preset))
+    """The notes' example ``key`` as ``+experiment=seed_<key>`` composes it, and its trace."""
+    cfg = compose_config([f"+experiment=seed_{key}"], config_name="explain")
+    spec = OmegaConf.to_container(cfg, resolve=True)
+    ex = build_example(**{k: spec[k] for k in inspect.signature(build_example).parameters})
     return ex, ex.net.backprop(ex.x, ex.y, cost=ex.cost)
 
 

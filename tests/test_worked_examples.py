@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import compose_config
 from omegaconf import OmegaConf
 
 import gradlab
@@ -107,12 +107,12 @@ def test_engine_matches_scalar_reference(name):
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_the_docs_presets_are_the_notes_networks(name):
-    preset = OmegaConf.load(ROOT / "conf" / "experiment" / f"seed_example_{name}.yaml")
+    cfg = compose_config([f"+experiment=seed_example_{name}"], config_name="explain")
+    preset = OmegaConf.to_container(cfg, resolve=True)
     ex = EXAMPLES[name]
-    assert preset.notes == f"example_{name}"
-    assert OmegaConf.to_container(preset.weights) == ex["W"]
-    assert OmegaConf.to_container(preset.biases) == ex["b"]
-    assert list(preset.x) == ex["x"] and list(preset.y) == ex["y"]
+    assert preset["notes"] == f"example_{name}"
+    assert (preset["weights"], preset["biases"]) == (ex["W"], ex["b"])
+    assert (preset["x"], preset["y"]) == (ex["x"], ex["y"])
 
 
 def test_the_notes_221_agree_with_the_reference_to_their_precision():
