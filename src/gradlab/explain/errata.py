@@ -2,10 +2,11 @@
 
 :func:`errata` compares :data:`gradlab.explain.notes.NOTES` with the engine's
 :func:`~gradlab.explain.quantities.quantities` for the same network and diagnoses each
-disagreement by redoing its step from the notes' own printed inputs (a slip in
-this step, an earlier slip carried over, or rounding).  :func:`errata_table`
-and :func:`notation_errata` write the Markdown sections of
-docs/worked-examples.md; the second lists :data:`gradlab.explain.notes.NOTATION_ERRATA`.
+disagreement by redoing its step from the notes' own printed inputs (:data:`DIAGNOSES`:
+a slip in this step, an earlier slip carried over, or rounding); a slip's wrong
+entries, its sign errors and what they flip further on are part of the result.
+:mod:`gradlab.explain.errata_md` writes them as Markdown.  Pure math: arrays in,
+dataclasses out.
 """
 
 from __future__ import annotations
@@ -19,21 +20,20 @@ import numpy as np
 from gradlab.engine.backprop import Trace
 from gradlab.engine.network import MLP
 from gradlab.errors import check_choice
-from gradlab.explain.mathfmt import plain
-from gradlab.explain.notes import NOTATION_ERRATA, NOTES
+from gradlab.explain.notes import NOTES
 from gradlab.explain.quantities import quantities
 
 Array = np.ndarray
 
 #: A key of :func:`~gradlab.explain.quantities.quantities` other than ``grad_a``: (kind, layer l).
-_KEY = re.compile(r"(z|a|phi_prime|delta|back|nabla_w|nabla_b)(\d+)$")
+QUANTITY_KEY = re.compile(r"(z|a|phi_prime|delta|back|nabla_w|nabla_b)(\d+)$")
 
 
 def _label(key: str, L: int) -> str:
     """LaTeX name of a quantities key, e.g. ``back1`` → (W^{2})ᵀ δ^{2}; L: number of layers."""
     if key == "grad_a":
         return f"\\nabla_a C = a^{{{L}}} - y"
-    kind, l = _KEY.match(key).groups()
+    kind, l = QUANTITY_KEY.match(key).groups()
     l = int(l)
     return {
         "z": f"z^{{{l}}}",
@@ -67,7 +67,7 @@ def _redo(key: str, printed: dict[str, Array], net: MLP, x: Array, y: Array) -> 
     if key == "grad_a":
         aL = a(L)
         return None if aL is None else aL - y
-    kind, l = _KEY.match(key).groups()
+    kind, l = QUANTITY_KEY.match(key).groups()
     l = int(l)
     phi = net.output if l == L else net.hidden
     get = printed.get
@@ -110,6 +110,14 @@ class Erratum:
         not all printed).
     diagnosis : str
         A key of :data:`DIAGNOSES`.
+    wrong_entries : tuple of tuple of int
+        For a slip in this step: the 0-based indices where the printed value
+        and the redone one disagree beyond rounding.
+    sign_errors : tuple of tuple of int
+        Those of ``wrong_entries`` that are sign errors (:func:`is_sign_error`).
+    flips : tuple of (str, int)
+        What the sign errors make wrong further on (:func:`_flips`): quantity
+        key and 0-based entry (row, for ∇W^l).
     """
 
     quantity: str
@@ -120,24 +128,82 @@ class Erratum:
     computed: Array
     redone: Array | None
     diagnosis: str
+    wrong_entries: tuple[tuple[int, ...], ...] = ()
+    sign_errors: tuple[tuple[int, ...], ...] = ()
+    flips: tuple[tuple[str, int], ...] = ()
 
 
 #: The notes work to 4 decimals: a printed number may carry that much error from
 #: rounded intermediates on top of its own rounding (half a unit of its last decimal).
 WORKING_PRECISION = 1e-4
 
+#: A wrong entry is a sign error when minus the printed value is within this
+#: fraction of the redone one: −0.0907 printed for +0.0926 is one; 0.167 printed
+#: for −0.0209 (a wrong sum) is not.
+SIGN_SLACK = 0.1
+
 #: Diagnosis → what it means (shown above every errata table).
 DIAGNOSES = {
     "slip in this step": (
-        "redone from the notes' own printed inputs, this step gives another value: the "
-        "arithmetic of this step is wrong"
+        "redone from the notes' own printed inputs, this step gives another value (off by "
+        "more than half a unit of the printed decimal plus 10⁻⁴): the arithmetic of this "
+        "step is wrong. A **sign error** is an entry printed with the wrong sign at about "
+        "the right size"
     ),
-    "carried over": "this step is right for the notes' own inputs; an earlier slip feeds it",
+    "carried over": (
+        "redone from the notes' own printed inputs, this step gives the printed value, "
+        "correctly rounded: the step is right and an earlier slip feeds it"
+    ),
+    "carried over, last digit off": (
+        "an earlier slip feeds it, and the step redone from the notes' own printed inputs "
+        "matches the printed value to within 10⁻⁴ beyond rounding (the notes' working "
+        "precision), not to the printed decimals: one unit off in the last decimal"
+    ),
     "rounding": (
-        "the printed value is off only by an intermediate that was rounded or truncated "
-        "(within 10⁻⁴, the notes' working precision)"
+        "the printed value is within 10⁻⁴ (the notes' working precision) of the engine's "
+        "beyond rounding and no step of it is wrong: rounded intermediates"
+    ),
+    "wrong": (
+        "the printed value differs from the engine's by more than rounding; the step cannot "
+        "be redone because the notes do not print all of its inputs"
     ),
 }
+
+
+def is_sign_error(printed: float, redone: float) -> bool:
+    """Opposite signs and |printed + redone| ≤ :data:`SIGN_SLACK` · |redone|."""
+    return printed * redone < 0 and abs(printed + redone) <= SIGN_SLACK * abs(redone)
+
+
+#: Quantity kind → the kinds of the same layer whose entry i (row i, for ∇W)
+#: carries the sign of its entry i: δ^l = back^l ⊙ φ′(z^l) (eq. 4; eq. 1 with
+#: ∇_a C at l = L), ∇b^l = δ^l (eq. 5), row i of ∇W^l = δ^l_i (a^{l-1})ᵀ (eq. 6).
+_CARRIES_SIGN = {
+    "grad_a": ("delta", "nabla_b", "nabla_w"),
+    "back": ("delta", "nabla_b", "nabla_w"),
+    "delta": ("nabla_b", "nabla_w"),
+}
+
+
+def _flips(
+    name: str, entries: Sequence[tuple[int, ...]], printed: dict[str, Array], q: dict[str, Array]
+) -> tuple[tuple[str, int], ...]:
+    """Where a sign error in ``entries`` of quantity ``name`` shows up further on.
+
+    For each entry i: the quantities of :data:`_CARRIES_SIGN` whose printed
+    entry i (every entry of row i, for ∇W^l) has the opposite sign to the
+    engine's ``q``, as (key, i).
+    """
+    if name == "grad_a":
+        kind, l = name, max(int(k[5:]) for k in q if k.startswith("delta"))  # layer L
+    else:
+        kind, l = QUANTITY_KEY.match(name).groups()
+    found = []
+    for (i,) in entries if kind in _CARRIES_SIGN else ():  # vectors only
+        for key in (f"{k}{l}" for k in _CARRIES_SIGN[kind]):
+            if key in printed and np.all(np.sign(printed[key][i]) == -np.sign(q[key][i])):
+                found.append((key, i))
+    return tuple(found)
 
 
 def _parse_printed(text: str) -> tuple[Array, Array, str]:
@@ -155,8 +221,11 @@ def errata(key: str, net: MLP, trace: Trace, y: Array, cost: str) -> list[Erratu
     A printed number is wrong when it is not the computed value correctly rounded
     to the decimals the notes print (|printed − computed| > half a unit).  Each
     erratum is diagnosed (:data:`DIAGNOSES`) by redoing its step from the notes'
-    own printed inputs; "agrees" then means within half a printed unit plus
-    :data:`WORKING_PRECISION`.
+    own printed inputs: a slip when the redone value is off by more than half a
+    printed unit plus :data:`WORKING_PRECISION`, "carried over" only when the
+    printed value is the redone one correctly rounded.  A slip records its wrong
+    entries, which of them are sign errors (:func:`is_sign_error`) and the
+    entries those make wrong further on (:func:`_flips`).
 
     Parameters
     ----------
@@ -192,83 +261,48 @@ def errata(key: str, net: MLP, trace: Trace, y: Array, cost: str) -> list[Erratu
         if name not in parsed:
             continue
         values, decimals, shown = parsed[name]
-        half = 0.5 * 10.0 ** -decimals.astype(float)  # printed rounding, per number
-        tol = half + WORKING_PRECISION + 1e-12
-        off = np.abs(values - q[name])
-        if np.all(off <= half + 1e-12):
+        half = 0.5 * 10.0 ** -decimals.astype(float) + 1e-12  # printed rounding, per number
+        if np.all(np.abs(values - q[name]) <= half):
             continue
         redone = _redo(name, printed, net, trace.a[0][0], y[0])
-        if redone is not None and np.any(np.abs(values - redone) > tol):
-            diagnosis = "slip in this step"
-        elif np.all(off <= tol):
-            diagnosis = "rounding"
-        else:
-            diagnosis = "carried over"
+        diagnosis = _diagnose(values, half, q[name], redone)
+        wrong, signs, flips = (), (), ()
+        if diagnosis == "slip in this step":
+            off = np.abs(values - redone) > half + WORKING_PRECISION
+            wrong = tuple(tuple(int(k) for k in i) for i in np.argwhere(off))
+            signs = tuple(i for i in wrong if is_sign_error(values[i], redone[i]))
+            flips = _flips(name, signs, printed, q)
         found.append(
             Erratum(
-                name,
-                _label(name, net.num_layers),
-                shown,
-                values,
-                decimals,
-                q[name],
-                redone,
-                diagnosis,
+                quantity=name,
+                label=_label(name, net.num_layers),
+                printed_text=shown,
+                printed=values,
+                decimals=decimals,
+                computed=q[name],
+                redone=redone,
+                diagnosis=diagnosis,
+                wrong_entries=wrong,
+                sign_errors=signs,
+                flips=flips,
             )
         )
     return found
 
 
-def errata_table(key: str, found: Sequence[Erratum], precision: int, level: int) -> str:
-    """Markdown section: the notes' value, the computed one, the redone step, the diagnosis.
+def _diagnose(printed: Array, half: Array, computed: Array, redone: Array | None) -> str:
+    """The :data:`DIAGNOSES` key of a printed value that is not the engine's, rounded.
 
-    Parameters
-    ----------
-    key : str
-        Key of :data:`gradlab.explain.notes.NOTES` that ``found`` was computed for.
-    found : sequence of Erratum
-        ``errata(key, ...)``.
-    precision : int
-        Decimals of the computed and redone values.
-    level : int
-        Markdown heading level of the section.
+    ``half`` is half a unit of each printed number's last decimal; all arrays
+    have the quantity's shape (``redone``: None if the step cannot be redone).
     """
-    ex = NOTES[key]
-    out = [
-        f"{'#' * level} Errata: {ex.where}",
-        "",
-        f"The notes print {len(ex.printed)} quantities for this example; {len(found)} of them "
-        f"differ from the engine's value rounded to the notes' decimals. Computed values are "
-        f"rounded to {precision} decimals. The column “step redone” repeats the step with the "
-        "notes' own printed inputs, which tells a slip from an error carried over:",
-        "",
-        *(f"- **{d}**: {meaning}." for d, meaning in DIAGNOSES.items()),
-        "",
-    ]
-    if not found:
-        return "\n".join([*out[:3], "Every printed value agrees with the engine.", ""])
-    out += [
-        "| quantity | the notes print | computed | step redone from the notes' inputs "
-        "| diagnosis |",
-        "|---|---|---|---|---|",
-    ]
-    for e in found:
-        redone = "—" if e.redone is None else plain(e.redone, precision)
-        out.append(
-            f"| ${e.label}$ | {e.printed_text} | {plain(e.computed, precision)} | {redone} "
-            f"| {e.diagnosis} |"
-        )
-    return "\n".join(out) + "\n"
-
-
-def notation_errata(level: int) -> str:
-    """Markdown section, at heading ``level``, listing
-    :data:`gradlab.explain.notes.NOTATION_ERRATA`."""
-    out = [
-        f"{'#' * level} Errata: formulas and conventions",
-        "",
-        "| where | the notes print | should read |",
-        "|---|---|---|",
-    ]
-    out += [f"| {where} | {notes} | {fix} |" for where, notes, fix in NOTATION_ERRATA]
-    return "\n".join(out) + "\n"
+    tol = half + WORKING_PRECISION
+    if redone is not None and np.any(np.abs(printed - redone) > tol):
+        return "slip in this step"
+    if np.all(np.abs(printed - computed) <= tol):
+        return "rounding"
+    if redone is None:
+        return "wrong"
+    if np.all(np.abs(printed - redone) <= half):
+        return "carried over"
+    return "carried over, last digit off"

@@ -18,7 +18,8 @@ string out.
 
 Where the pieces live: the numbers in :mod:`gradlab.explain.quantities`, their LaTeX
 (and GitHub's math rules) in :mod:`gradlab.explain.mathfmt`, what the notes print in
-:mod:`gradlab.explain.notes`, the comparison with it in :mod:`gradlab.explain.errata`.
+:mod:`gradlab.explain.notes`, the comparison with it in :mod:`gradlab.explain.errata`
+and its Markdown in :mod:`gradlab.explain.errata_md`.
 
 With several samples the walkthrough shows the first one (the first row of x;
 the notes write a sample as a column) and the batch-mean gradients.
@@ -33,7 +34,8 @@ import numpy as np
 from gradlab.engine.backprop import Trace
 from gradlab.engine.network import MLP
 from gradlab.errors import check_number
-from gradlab.explain.errata import errata, errata_table, notation_errata
+from gradlab.explain.errata import errata
+from gradlab.explain.errata_md import errata_table, notation_errata
 from gradlab.explain.example import Example
 from gradlab.explain.mathfmt import bmatrix, col, display, fmt, plain, row
 from gradlab.explain.quantities import layer_factors, quantities
@@ -44,8 +46,9 @@ Array = np.ndarray
 _COST_TEXT = {
     "quadratic": (
         "$C = \\frac{1}{2}\\lVert a^L - y \\rVert^2$, so $\\nabla_a C = a^L - y$. This is the "
-        "convention of the notes' §3–§5 and of gradlab; §1–§2 write $C_0 = (a^{(L)} - y)^2$ "
-        "without the ½, so every gradient there is twice the one here."
+        "convention of gradlab and of the notes' §2.5.1 and §3–§5; the rest of §1–§2 writes "
+        "$C_0 = (a^{(L)} - y)^2$ without the ½, so every gradient there with a factor 2 is "
+        "twice the one here."
     ),
     "cross_entropy": (
         "$C = -\\sum_j [y_j \\ln a^L_j + (1 - y_j) \\ln(1 - a^L_j)]$ with a sigmoid output, "
@@ -53,6 +56,15 @@ _COST_TEXT = {
         "(Nielsen, ch. 3, eq. 66)."
     ),
 }
+
+
+#: What the bound says about the sigmoid's ¼, appended to the factor section's text.
+_SIGMOID_HEURISTIC = (
+    " For the sigmoid the ceiling is $\\frac{1}{4}\\lVert W^{l+1} \\rVert_2$, so ¼ per layer "
+    "(the $(1/4)^{L-l}$ heuristic of Nielsen's chapter 5; the derivation notes stop at "
+    "$\\sigma' = \\sigma(1 - \\sigma)$) is the ceiling when $\\lVert W^{l+1} \\rVert_2 = 1$, "
+    "not a law."
+)
 
 
 def walkthrough(
@@ -249,8 +261,13 @@ def _factor_section(net: MLP, trace: Trace, p: int, hh: str) -> list[str]:
         "weights) and then by $\\lVert\\delta^l\\rVert / \\lVert (W^{l+1})^\\top \\delta^{l+1} "
         "\\rVert$ (the $\\varphi'(z^l)$ factor). Their product, the factor, can never exceed "
         "$\\sup\\lvert\\varphi'\\rvert \\, \\lVert W^{l+1} \\rVert_2$ "
-        f"(here $\\sup\\lvert\\varphi'\\rvert = {net.hidden.sup_prime:g}$): the notes' "
-        "$(1/4)^{L-l}$ law for the sigmoid, one layer at a time.",
+        f"(here $\\sup\\lvert\\varphi'\\rvert = {net.hidden.sup_prime:g}$), since "
+        "$\\lVert u \\odot \\varphi' \\rVert \\le \\sup\\lvert\\varphi'\\rvert \\, "
+        "\\lVert u \\rVert$ and $\\lVert W^\\top \\delta \\rVert \\le \\lVert W \\rVert_2 "
+        "\\lVert \\delta \\rVert$. The bound is a ceiling, not a rate: when it is below 1, "
+        "$\\lVert\\delta^l\\rVert$ is at most that fraction of "
+        "$\\lVert\\delta^{l+1}\\rVert$; above 1 the error may grow."
+        + (_SIGMOID_HEURISTIC if net.hidden.name == "sigmoid" else ""),
         "",
         "| $l$ | $\\lVert\\delta^{l+1}\\rVert$ | through $(W^{l+1})^\\top$ "
         "| through $\\varphi'(z^l)$ "
@@ -336,8 +353,10 @@ def worked_examples_page(examples: Sequence[Example], precision: int, command: s
         "with hand-worked examples, and hand arithmetic goes wrong. This page redoes the "
         "notes' §5 examples with gradlab's engine in the notes' notation: every number below "
         f"is computed in float64 and rounded to {precision} decimals. The Errata sections at "
-        "the end list every place where the notes print something else, with the notes' value "
-        "and the computed one.",
+        "the end list what a line-by-line reading of the notes found: the slips in their "
+        "formulas and notation, and every number of the two examples that the engine "
+        "contradicts, with the notes' value, the computed one and the step redone from the "
+        "notes' own inputs.",
         "",
         "Any other small network gets the same walkthrough with "
         "`python experiments/explain.py` (keys in `conf/explain.yaml`); for example "
