@@ -10,6 +10,7 @@ from recurrent_reference import (
     lstm_states,
     rnn_states,
     sample_cost,
+    step_cost,
 )
 
 import gradlab
@@ -142,6 +143,21 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_array_equal(grad, [[1.0, -1.0]])
 
 
+def test_softmax_cross_entropy_gradient_for_unnormalised_targets():
+    # c = −Σ_j y_j ln softmax(ŷ)_j for any y ≥ 0 (y = 0 at a step: no cost there)
+    rng = np.random.default_rng(4)
+    y_hat, y = rng.normal(0, 2, (3, 5)), rng.uniform(0, 2, (3, 5))
+    y[1] = 0.0
+    value, grad = SEQUENCE_COSTS["softmax_cross_entropy"].value_and_grad(y_hat, y)
+    for k in range(3):
+        assert value[k] == pytest.approx(step_cost(y_hat[k], y[k], "softmax_cross_entropy"))
+
+        def f(k=k):
+            return step_cost(y_hat[k], y[k], "softmax_cross_entropy")
+
+        check_grad(grad[k], numeric_grad(f, y_hat[k]), what=f"∂c/∂ŷ of row {k}")
+
+
 @pytest.mark.parametrize("rho", [0.5, 0.9, 1.0, 1.1, 1.5])
 def test_linear_rnn_delta_decays_exactly_as_rho_power(rho):
     # Theorem: φ = id, W_hh = ρQ with Q orthogonal, cost on ŷ_T only ⇒ δ_t = (W_hh)ᵀ δ_{t+1},
@@ -235,3 +251,36 @@ X0, Y0 = np.zeros((2, 3, N_IN)), np.zeros((2, N_OUT))
 def test_bad_input_names_key_and_value(call, message):
     with pytest.raises(ValueError, match=message):
         call(rnn())
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_one_step_table_row_is_the_bias_gradient(kind):
+    # T = 1: step 1's share of ∇b is all of it.
+    net, key = (rnn("tanh"), "b_h") if kind == "rnn" else (lstm(), "b")
+    x, y = batch("last", steps=1)
+    tr = net.backprop(x, y, "quadratic")
+    row = gradlab.time_table(tr, net).iloc[0]
+    assert row["grad_b_norm"] == pytest.approx(np.linalg.norm(tr.grads[key]), rel=1e-13)
+    rms = np.sqrt(np.mean(np.sum((tr.delta if kind == "rnn" else tr.delta_h)[:, 0] ** 2, -1)))
+    assert row["delta_rms"] == pytest.approx(rms, rel=1e-13)
+    if kind == "lstm":
+        rms_c = np.sqrt(np.mean(np.sum(tr.delta_c[:, 0] ** 2, -1)))
+        assert row["delta_c_rms"] == pytest.approx(rms_c, rel=1e-13)
+
+
+def test_saturation_columns_on_a_half_saturated_sigmoid_rnn():
+    # Tiny weights and b_h = (40, …, 40, 0, …, 0): half the units sit at σ(40) ≈ 1 with
+    # σ′ ≈ 4e−18 (saturated), the other half at σ(0) = 1/2 with σ′ = 1/4.  So at every
+    # step: saturated_frac = 1/2, mean σ′ = 1/8, mean h = 3/4, std h = 1/4.
+    net = gradlab.RNN(N_IN, 8, N_OUT, "sigmoid", seed=0)
+    for key in ("W_xh", "W_hh"):
+        net.params[key] *= 1e-9
+    net.params["b_h"][:4] = 40.0
+    x, y = batch("last", steps=6)
+    table = gradlab.time_table(net.backprop(x, y), net)
+    np.testing.assert_array_equal(table["saturated_frac"], 0.5)
+    np.testing.assert_allclose(table["sigma_prime_mean"], 0.125, rtol=1e-8)
+    np.testing.assert_allclose(table["act_mean"], 0.75, rtol=1e-8)
+    np.testing.assert_allclose(table["act_std"], 0.25, rtol=1e-8)
+    assert list(table.columns) == list(gradlab.TIME_COLUMNS)
+    assert table[["delta_c_rms", "forget_mean"]].isna().all().all()
