@@ -3,7 +3,7 @@
 Every input has shape (n, T, n_in), one sequence per row; targets are (n, n_out)
 for the output at the last step.
 
-``adding`` (Hochreiter & Schmidhuber 1997, §5 experiment 4, in the form of
+``adding`` (Hochreiter & Schmidhuber 1997, experiment 4, in the form of
 Le, Jaitly & Hinton 2015 and Arjovsky, Shah & Bengio 2016): channel 0 holds
 values u_t ~ U(0, 1), channel 1 marks one step in the first half and one in the
 second; the target is the sum of the two marked values.  The sum has mean 1 and

@@ -19,8 +19,9 @@ derivatives (every later use included) and g^y_t = ∂C_k/∂ŷ_t:
 
 The cell path ∂c_t = ∂c_{t+1} ⊙ f_{t+1} + … has no weight matrix and no
 squashing derivative: with forget gates near 1 the error is carried across
-many steps unchanged (the "constant error carousel", Hochreiter & Schmidhuber
-1997, §4), which is why the LSTM does not show the RNN's geometric decay.
+many steps almost unchanged (the "constant error carousel", Hochreiter &
+Schmidhuber 1997), so ‖∂c_t‖ can stay flat over time gaps where the RNN's ‖δ_t‖
+shrinks geometrically.
 """
 
 from __future__ import annotations
@@ -116,12 +117,17 @@ def lstm_forward(params: dict[str, Array], xt: Array) -> tuple[Array, ...]:
     T, n, _ = a.shape
     gates, primes = np.empty_like(a), np.empty_like(a)
     c, tanh_c, tanh_c_prime, h = (np.empty((T, n, H), dtype=a.dtype) for _ in range(4))
-    sig, cell = np.r_[0 : 2 * H, 3 * H : 4 * H], slice(2 * H, 3 * H)  # σ gates; tanh gate
+    # column blocks: [i, f] and o through σ, g through tanh (contiguous slices, no copies)
+    blocks = (
+        (slice(0, 2 * H), _SIGMOID),
+        (slice(2 * H, 3 * H), _TANH),
+        (slice(3 * H, None), _SIGMOID),
+    )
     for t in range(T):
         if t > 0:  # h_0 = 0
             a[t] += h[t - 1] @ w_hh.T  # (n, H) @ (H, 4H)
-        gates[t][:, sig], primes[t][:, sig] = _SIGMOID.value_and_prime(a[t][:, sig])
-        gates[t][:, cell], primes[t][:, cell] = _TANH.value_and_prime(a[t][:, cell])
+        for cols, phi in blocks:
+            gates[t][:, cols], primes[t][:, cols] = phi.value_and_prime(a[t][:, cols])
         i, f, g, o = (gates[t][:, j * H : (j + 1) * H] for j in range(4))
         np.multiply(i, g, out=c[t])
         if t > 0:  # c_0 = 0

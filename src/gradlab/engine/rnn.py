@@ -17,7 +17,7 @@ is on ŷ_T only):
 
 One matrix W_hh acts at every step, so ‖δ_t‖ ≤ ‖δ_T‖ (sup|φ′| ‖W_hh‖₂)^{T−t}
 when only ŷ_T is costed: gradients vanish or explode geometrically in the time
-gap T − t (Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013, §2).
+gap T − t (Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013, §2.1).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ over which the error at step t has been carried back from the last output.
 For the RNN, δ_t = ((W_hh)ᵀ δ_{t+1} + e_t) ⊙ φ′(z_t) with e_t = (W_hy)ᵀ ∂C_k/∂ŷ_t
 (:mod:`gradlab.engine.rnn`) gives, per sample, ‖δ_t‖ ≤ ‖e_t ⊙ φ′(z_t)‖ + r ‖δ_{t+1}‖
 with r = sup|φ′| · ‖W_hh‖₂, hence the ``bound`` column; with the cost on ŷ_T
-alone it is ‖δ_T‖ r^{T−t} (Pascanu, Mikolov & Bengio 2013, eq. 7).
+alone it is ‖δ_T‖ r^{T−t} (the argument of Pascanu, Mikolov & Bengio 2013, §2.1).
 """
 
 from __future__ import annotations
