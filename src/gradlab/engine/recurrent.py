@@ -155,6 +155,7 @@ class RecurrentNet(ABC):
 
     @property
     def n_in(self) -> int:
+        """Width of one step's input x_t."""
         return self.params[self.input_key].shape[1]
 
     @property
@@ -164,6 +165,7 @@ class RecurrentNet(ABC):
 
     @property
     def n_out(self) -> int:
+        """Width of the readout ŷ_t."""
         return self.params["W_hy"].shape[0]
 
     @property
