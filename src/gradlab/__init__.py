@@ -16,8 +16,11 @@ from gradlab.engine.backprop import Trace, backprop, backward, forward
 from gradlab.engine.costs import COSTS, Cost, get_cost
 from gradlab.engine.diagnostics import SpectralCache, layer_table
 from gradlab.engine.init import INITS, init_biases, init_weights
+from gradlab.engine.lstm import LSTM
 from gradlab.engine.network import MLP
-from gradlab.names import COLUMNS
+from gradlab.engine.rnn import RNN
+from gradlab.engine.time_diagnostics import time_table
+from gradlab.names import COLUMNS, TIME_COLUMNS
 from gradlab.training.loop import train
 from gradlab.version import __version__
 
@@ -26,7 +29,10 @@ __all__ = [
     "COLUMNS",
     "COSTS",
     "INITS",
+    "LSTM",
     "MLP",
+    "RNN",
+    "TIME_COLUMNS",
     "Activation",
     "Cost",
     "Dataset",
@@ -43,5 +49,6 @@ __all__ = [
     "layer_table",
     "load_dataset",
     "theory",
+    "time_table",
     "train",
 ]

@@ -34,6 +34,35 @@ COLUMNS: dict[str, str] = {
     ),
 }
 
+# ---- the per-time-step table (gradlab.engine.time_diagnostics.time_table) --
+#: Column → formula for recurrent networks, one row per step t = 1..T.  Columns that
+#: only one of the two networks has are NaN for the other.
+TIME_COLUMNS: dict[str, str] = {
+    "step": "t, 1..T (T = last step)",
+    "delta_rms": (
+        "sqrt((1/n) Σ_k ‖δ_t,k‖²) with δ_t = ∂C_k/∂z_t (RNN) or ∂C_k/∂h_t (LSTM), "
+        "total derivatives through every later step"
+    ),
+    "delta_c_rms": "sqrt((1/n) Σ_k ‖∂C_k/∂c_t‖²), the LSTM's cell-state error (NaN for the RNN)",
+    "grad_b_norm": (
+        "‖(1/n) Σ_k δ_t,k‖₂, step t's share of ∇b_h (RNN) or of ∇b with the gates' "
+        "pre-activation errors (LSTM)"
+    ),
+    "bound": (
+        "RNN: rms over samples of B_t = ‖e_t‖ + sup|φ′|·‖W_hh‖₂·B_{t+1} (B_{T+1} = 0), "
+        "e_t = ((W_hy)ᵀ ∂C_k/∂ŷ_t) ⊙ φ′(z_t); delta_rms ≤ bound, and with the cost on ŷ_T "
+        "only it is ‖δ_T‖ (sup|φ′|·‖W_hh‖₂)^{T−t}.  NaN for the LSTM"
+    ),
+    "sigma_prime_mean": "mean over samples and units of φ′(z_t) (RNN) or tanh′(c_t) (LSTM)",
+    "saturated_frac": (
+        "share of units j whose batch mean of φ′(z_t,j) (RNN) or tanh′(c_t,j) (LSTM) "
+        "is < 0.1·sup|φ′| (saturated sigmoid/tanh units; dead ReLU units)"
+    ),
+    "act_mean": "mean of h_t over samples and units",
+    "act_std": "standard deviation of h_t over samples and units",
+    "forget_mean": "mean over samples and units of the LSTM's forget gate f_t (NaN for the RNN)",
+}
+
 
 # ---- metrics -------------------------------------------------------------
 #: Diagnostics logged per layer at every logged step, e.g. ``grad_b_norm/layer_003``.
