@@ -225,9 +225,9 @@ def c_star(
     """The correlation c* that two inputs with c^0 ≥ 0 reach deep in the network.
 
     Fixed point of :func:`correlation_map` (Poole et al. 2016; Schoenholz et
-    al. 2017, §2): 1 in the ordered phase and on the critical line (χ₁ ≤ 1); in
-    the chaotic phase the fixed point in [0, 1), found with brentq to 1e−13
-    (0 exactly for odd φ with σ_b² = 0, where C(0) = 0).
+    al. 2017): 1 in the ordered phase and on the critical line (χ₁ ≤ 1); in the
+    chaotic phase the fixed point in [0, 1), solved with brentq (tolerance
+    1e−13; 0 exactly for odd φ with σ_b² = 0, where C(0) = 0).
 
     Parameters
     ----------
@@ -273,8 +273,8 @@ def xi_c(activation: str | Activation, sigma_w2: float, sigma_b2: float, q0: flo
     """The correlation depth scale ξ_c = −1/ln χ_c (Schoenholz et al. 2017, §3).
 
     c^l − c* ∝ exp(−l/ξ_c); ξ_c diverges on the critical line (inf where χ_c is
-    exactly 1) and bounds the depth that trains, L ≲ 6 ξ_c (Schoenholz et al.
-    2017, §5).  Arguments as :func:`c_star`.
+    exactly 1).  Schoenholz et al. (2017) find that networks of depth
+    L ≲ 6 ξ_c train and deeper ones do not.  Arguments as :func:`c_star`.
     """
     return depth_scale(chi_c(activation, sigma_w2, sigma_b2, q0))
 
