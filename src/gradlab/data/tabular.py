@@ -2,8 +2,11 @@
 
 ``digits``: scikit-learn's bundled 8×8 handwritten digits (1797 samples, no
 download), inputs scaled to [0, 1], targets one-hot over 10 classes, split
-into train and test by a seeded permutation.  ``gaussian``: x ~ N(0, I) with
-random one-hot targets, any size, for probing propagation at initialisation.
+into train and test by a seeded permutation.  ``mnist1d``: the 5000 signals of
+Greydanus & Kobak's MNIST-1D (40 inputs, 10 classes, standardised), generated
+locally and cached (:mod:`gradlab.data.mnist1d`), split the same way.
+``gaussian``: x ~ N(0, I) with random one-hot targets, any size, for probing
+propagation at initialisation.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from gradlab.data import mnist1d
 from gradlab.errors import check_choice, check_number
 
 Array = np.ndarray
 
-DATASETS = ("digits", "gaussian")
+DATASETS = ("digits", "gaussian", "mnist1d")
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,15 @@ def load_dataset(
     """Load ``name`` and split it with the seeded ``rng``.
 
     ``n_samples``, ``n_inputs`` and ``n_outputs`` apply to ``gaussian`` only;
-    ``digits`` is always 64 inputs and 10 classes.
+    ``digits`` is always 64 inputs and 10 classes, ``mnist1d`` 40 inputs and 10
+    classes (with the default ``test_fraction`` 0.2: 4000 train, 1000 test).
     """
     check_choice("data.name", name, DATASETS)
     frac = check_number("data.test_fraction", test_fraction, minimum=0)
     if frac >= 1:
         raise ValueError(f"data.test_fraction={test_fraction!r} is not allowed; it must be < 1")
-    if name == "digits":
-        x, labels = _digits_raw()
+    if name in ("digits", "mnist1d"):
+        x, labels = _digits_raw() if name == "digits" else mnist1d.load_raw()
         y = one_hot(labels, 10, dtype)
         x = x.astype(dtype)
     else:
