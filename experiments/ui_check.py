@@ -128,11 +128,13 @@ def walk_ui(page, url: str, shots: Path) -> None:
     page.get_by_text(re.compile(r"sigmoid-d8-")).first.click()
     page.get_by_text("Artifacts", exact=True).first.click()
     page.get_by_text("gradient_vs_layer.png").first.click()
-    image = page.locator("img[src*='gradient_vs_layer']").first
-    image.wait_for(timeout=30_000)
-    page.wait_for_timeout(1500)
-    width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
-    check(width > 0, f"the run's figure renders in its artifacts ({width} px wide)")
+    # the preview is an <img> of a blob the page fetched: wait until one has decoded
+    page.wait_for_function(
+        "() => [...document.images].some(i => i.complete && i.naturalWidth >= 300)",
+        timeout=30_000,
+    )
+    widths = page.locator("img").evaluate_all("is => is.map(i => i.naturalWidth)")
+    check(max(widths) >= 300, f"the run's figure renders in its artifacts ({max(widths)} px wide)")
     page.screenshot(path=str(shots / "02_run_artifact_figure.png"))
 
 
