@@ -14,6 +14,7 @@ from gradcheck import check_grad, numeric_grad
 
 import gradlab
 from gradlab.engine.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA
+from gradlab.engine.backprop import Remedies
 from gradlab.engine.costs import get_cost
 from gradlab.engine.init import init_biases, init_weights
 from gradlab.training.sgd import sgd_update
@@ -132,6 +133,27 @@ def test_batch_norm_running_statistics_follow_the_closed_form_and_drive_evaluati
     before = net.remedies.running_mean[0].copy()
     net.backprop(batches[1], np.zeros((6, 2)), update_running=False)
     np.testing.assert_array_equal(net.remedies.running_mean[0], before)
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_an_ensemble_axis_gives_each_member_its_own_network(norm):
+    members = [_net(norm, True, "tanh", "quadratic", seed=s) for s in (1, 2)]
+    rems = [m[0].remedies for m in members]
+
+    def stack(key):  # member e's γ^l (or β^l) at [e]; None where layer l has no norm
+        per_layer = zip(*(getattr(r, key) for r in rems), strict=True)
+        return [None if arrays[0] is None else np.stack(arrays) for arrays in per_layer]
+
+    stacked = Remedies(rems[0].skip, rems[0].residual_scale, norm, stack("gamma"), stack("beta"))
+    ws = [np.stack([m[0].weights[i] for m in members]) for i in range(len(SIZES) - 1)]
+    bs = [np.stack([m[0].biases[i] for m in members]) for i in range(len(SIZES) - 1)]
+    x, y = np.stack([m[1] for m in members]), np.stack([m[2] for m in members])
+    act, quad = ACTIVATIONS["tanh"], get_cost("quadratic")
+    both = gradlab.backprop(ws, bs, x, y, quad, act, act, stacked)
+    for e, (net, xe, ye) in enumerate(members):
+        one = net.backprop(xe, ye, update_running=False)
+        for a, b in zip(one.gradients(), both.gradients(), strict=True):
+            np.testing.assert_allclose(b[e], a, rtol=1e-12, atol=1e-15)
 
 
 def test_parameters_and_gradients_align_for_an_optimiser():

@@ -24,6 +24,7 @@ With :class:`Remedies` a hidden layer may normalise z^l before φ and add a skip
     a^l   = [skip] a^{l-1} + s_l φ(ž^l)                  (s_l = α with a skip, else 1)
     ∂C_k/∂a^l = δ^{l+1} W^{l+1} + [skip at l+1] ∂C_k/∂a^{l+1}   (the skip's identity term)
     ∂C_k/∂ž^l = ∂C_k/∂a^l ⊙ s_l φ′(ž^l),   δ^l = ∂C_k/∂z^l through the norm
+                                                     (ž^l = z^l in a layer without one)
 
 δ^l keeps its meaning (∂C_k/∂z^l of the affine z^l), so eqs. 5 and 6 are unchanged.
 Without remedies none of these steps runs: the plain path does the same
@@ -62,7 +63,9 @@ class Trace:
     phi_prime : list of ndarray
         phi_prime[i] is φ′(z^{i+1}), shape of z[i].
     delta : list of ndarray
-        delta[i] is δ^{i+1} = ∂C_k/∂z^{i+1} per sample, shape of z[i].
+        delta[i] is δ^{i+1} = ∂C_k/∂z^{i+1} per sample, shape of z[i]; z is the
+        affine z (before any norm).  Batch norm couples the samples, and there
+        δ^l_k = n ∂C/∂z^l_k, so that nabla_b[i] is still the batch mean of delta[i].
     nabla_w : list of ndarray
         nabla_w[i] is ∂C/∂W^{i+1}, the batch mean, shape of W^{i+1}.
     nabla_b : list of ndarray

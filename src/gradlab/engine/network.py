@@ -228,12 +228,8 @@ class MLP:
         output does not depend on the rest of the batch.
         """
         x = self._check_batch("x", x, self.sizes[0])
-        if self.remedies is None:
-            return forward(self.weights, self.biases, x, self.hidden, self.output)[1][-1]
-        acts = forward(
-            self.weights, self.biases, x, self.hidden, self.output, self.remedies, training=False
-        )[1]
-        return acts[-1]
+        rem = self.remedies
+        return forward(self.weights, self.biases, x, self.hidden, self.output, rem, False)[1][-1]
 
     def lsuv(self, x: Array, tol: float = 0.1, max_iter: int = 10) -> list[float]:
         """Layer-sequential unit-variance init (Mishkin & Matas 2015) on the batch x.
