@@ -103,7 +103,7 @@ def _softplus(z: Array) -> Array:
     return np.logaddexp(0.0, z)
 
 
-#: SELU's λ and α (Klambauer et al. 2017, eq. 14): the values that make
+#: SELU's λ and α (Klambauer et al. 2017): the values that make
 #: (mean 0, variance 1) a stable fixed point of a lecun_normal network.
 SELU_LAMBDA = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
