@@ -19,6 +19,10 @@ PHI = {
     "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
     "linear": lambda z: z,
     "softplus": lambda z: np.logaddexp(0.0, z),
+    # SELU with the λ and α of Klambauer et al. 2017
+    "selu": lambda z: (
+        1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(np.minimum(z, 0.0)))
+    ),
 }
 
 

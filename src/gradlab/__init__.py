@@ -5,7 +5,8 @@
 >>> trace = net.backprop(np.zeros((5, 64)), np.zeros((5, 10)), cost="quadratic")
 >>> table = gradlab.layer_table(trace, net.weights, *net.activations)
 
-The public API is the engine (:mod:`gradlab.engine`), :func:`train` and the theory
+The public API is the engine (:mod:`gradlab.engine`), :func:`train`, the
+optimisers (``gradlab.optim``, i.e. :mod:`gradlab.training.optim`) and the theory
 namespace; importing it loads none of mlflow, matplotlib, hydra or omegaconf.
 """
 
@@ -21,6 +22,7 @@ from gradlab.engine.network import MLP
 from gradlab.engine.rnn import RNN
 from gradlab.engine.time_diagnostics import time_table
 from gradlab.names import COLUMNS, TIME_COLUMNS
+from gradlab.training import optim
 from gradlab.training.loop import train
 from gradlab.version import __version__
 
@@ -48,6 +50,7 @@ __all__ = [
     "init_weights",
     "layer_table",
     "load_dataset",
+    "optim",
     "theory",
     "time_table",
     "train",

@@ -103,6 +103,26 @@ def _softplus(z: Array) -> Array:
     return np.logaddexp(0.0, z)
 
 
+#: SELU's λ and α (Klambauer et al. 2017): the values that make
+#: (mean 0, variance 1) a stable fixed point of a lecun_normal network.
+SELU_LAMBDA = 1.0507009873554805
+SELU_ALPHA = 1.6732632423543772
+
+
+def _selu(z: Array) -> Array:
+    # λz for z > 0, λα(e^z − 1) otherwise; e^{min(z, 0)} never overflows and
+    # expm1 keeps full accuracy just below 0.
+    neg = SELU_LAMBDA * SELU_ALPHA * np.expm1(np.minimum(z, 0.0))
+    return np.where(z > 0, SELU_LAMBDA * z, neg).astype(neg.dtype, copy=False)
+
+
+def _selu_prime(z: Array) -> Array:
+    # λ for z > 0, λα e^z otherwise (tiny, not rounded to 0, down to e^{−745});
+    # the supremum λα ≈ 1.758 is approached as z → 0⁻.
+    neg = SELU_LAMBDA * SELU_ALPHA * np.exp(np.minimum(z, 0.0))
+    return np.where(z > 0, SELU_LAMBDA, neg).astype(neg.dtype, copy=False)
+
+
 @dataclass(frozen=True)
 class Activation:
     """An element-wise activation φ with its derivative.
@@ -147,6 +167,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "linear": Activation("linear", _linear, _linear_prime, 1.0),
     # softplus′ = sigmoid, whose supremum 1 is approached but never reached.
     "softplus": Activation("softplus", _softplus, _sigmoid, 1.0),
+    "selu": Activation("selu", _selu, _selu_prime, SELU_LAMBDA * SELU_ALPHA),
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp, softmax
 
 from gradlab.engine.activations import Activation
 from gradlab.errors import check_choice
@@ -38,6 +39,19 @@ def _cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
 def _cross_entropy_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
     # δ^L = a^L − y: the σ′ of the output cancels (Nielsen ch. 3, eq. 66).
     return a - y
+
+
+def _softmax_cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
+    # C_k = −Σ_j y_j log softmax(z)_j = (Σ_j y_j) logsumexp(z) − Σ_j y_j z_j;
+    # logsumexp shifts by max_j z_j, so no exp overflows and no log(0) occurs.
+    lse = logsumexp(z, axis=-1)  # (..., n)
+    return (np.sum(y, axis=-1) * lse - np.sum(y * z, axis=-1)).mean(axis=-1)
+
+
+def _softmax_cross_entropy_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
+    # δ^L = ∂C_k/∂z^L = (Σ_j y_j) softmax(z^L) − y, which is softmax(z^L) − y for
+    # targets that sum to 1 (one-hot or probabilities); the output layer is linear.
+    return np.sum(y, axis=-1, keepdims=True) * softmax(z, axis=-1) - y
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,12 @@ COSTS: dict[str, Cost] = {
     "quadratic": Cost("quadratic", _quadratic_value, _quadratic_delta),
     "cross_entropy": Cost(
         "cross_entropy", _cross_entropy_value, _cross_entropy_delta, ("sigmoid",)
+    ),
+    "softmax_cross_entropy": Cost(
+        "softmax_cross_entropy",
+        _softmax_cross_entropy_value,
+        _softmax_cross_entropy_delta,
+        ("linear",),
     ),
 }
 

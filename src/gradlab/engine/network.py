@@ -1,6 +1,7 @@
 """The multilayer perceptron: parameters, validation, and the public API.
 
-``MLP`` holds W^1..W^L and b^1..b^L (Python index i is layer l = i + 1) and
+``MLP`` holds W^1..W^L and b^1..b^L (Python index i is layer l = i + 1), and
+with skips or a norm also γ^l, β^l and batch norm's running statistics; it
 checks every input before handing it to the pure functions in
 :mod:`gradlab.engine.backprop`.
 """
@@ -12,9 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from gradlab.engine.activations import Activation, get_activation
-from gradlab.engine.backprop import Trace, backprop, forward
+from gradlab.engine.backprop import Remedies, Trace, backprop, forward
 from gradlab.engine.costs import get_cost
 from gradlab.engine.init import init_biases, init_weights
+from gradlab.engine.lsuv import lsuv
+from gradlab.engine.normalization import NORM_AXES, update_running_stats
 from gradlab.errors import check_array, check_choice, check_number
 
 Array = np.ndarray
@@ -29,8 +32,47 @@ def resolve_dtype(dtype, key: str = "dtype") -> np.dtype:
     return np.dtype(DTYPES[check_choice(key, name, DTYPES)])
 
 
+def make_remedies(
+    sizes: list[int], residual: bool, residual_scale: float, norm: str | None, dtype
+) -> Remedies | None:
+    """Validate the remedy options; None for the plain network.
+
+    A hidden layer l (1 ≤ l ≤ L−1) gets a skip when ``residual`` is set, l ≥ 2 and
+    n_l = n_{l−1}; every hidden layer gets γ^l = 1, β^l = 0 (and, for batch norm,
+    running μ = 0, σ² = 1 as PyTorch) when ``norm`` is set.
+    """
+    if not isinstance(residual, (bool, np.bool_)):
+        raise ValueError(f"residual={residual!r} is not allowed; it must be true or false")
+    residual_scale = check_number("residual_scale", residual_scale, minimum=0)
+    if norm is not None and (not isinstance(norm, str) or norm not in NORM_AXES):
+        raise ValueError(
+            f"norm={norm!r} is not allowed; choose one of: None, {', '.join(NORM_AXES)}"
+        )
+    if not residual and norm is None:
+        return None
+    L = len(sizes) - 1
+    hidden = range(L - 1)  # Python indices of layers 1..L−1
+    skip = [bool(residual) and 0 < i < L - 1 and sizes[i + 1] == sizes[i] for i in range(L)]
+
+    def per_layer(value: float, wanted: bool) -> list[Array | None]:
+        return [
+            np.full(sizes[i + 1], value, dtype) if wanted and i in hidden else None
+            for i in range(L)
+        ]
+
+    return Remedies(
+        skip,
+        residual_scale,
+        norm,
+        per_layer(1.0, norm is not None),
+        per_layer(0.0, norm is not None),
+        per_layer(0.0, norm == "batch"),
+        per_layer(1.0, norm == "batch"),
+    )
+
+
 class MLP:
-    """A fully connected network z^l = W^l a^{l-1} + b^l, a^l = φ(z^l).
+    """A fully connected network z^l = W^l a^{l-1} + b^l, a^l = φ(z^l), with optional remedies.
 
     Parameters
     ----------
@@ -50,6 +92,17 @@ class MLP:
         Source of every random number used here.
     dtype : str
         ``'float64'`` (default) or ``'float32'``.
+    residual : bool
+        Hidden layers 2..L−1 whose input and output widths are equal compute
+        a^l = a^{l−1} + α φ(ž^l) (He et al. 2016).
+    residual_scale : float
+        α of the skip.
+    norm : None, ``'layer'`` or ``'batch'``
+        Normalise z^l of every hidden layer before φ (Ba et al. 2016; Ioffe &
+        Szegedy 2015), see :mod:`gradlab.engine.normalization`.
+
+    With the defaults (no skip, no norm) the draws, the forward pass and the
+    gradients are those of the plain network, bit for bit.
     """
 
     def __init__(
@@ -62,6 +115,9 @@ class MLP:
         bias_std: float = 0.0,
         seed: int | np.random.Generator = 0,
         dtype: str = "float64",
+        residual: bool = False,
+        residual_scale: float = 1.0,
+        norm: str | None = None,
     ) -> None:
         sizes = list(sizes)
         if len(sizes) < 2:
@@ -76,6 +132,8 @@ class MLP:
         self.output = get_activation(output_activation or activation, "output_activation")
         self.weights = init_weights(rng, sizes, init, gain, dt)
         self.biases = init_biases(rng, sizes, bias_std, dt)
+        self.remedies = make_remedies(sizes, residual, residual_scale, norm, dt)
+        self.rng = rng  # later draws (LSUV's orthogonal start) continue this stream
 
     @classmethod
     def from_arrays(
@@ -85,10 +143,16 @@ class MLP:
         activation: str = "sigmoid",
         output_activation: str | None = None,
         dtype: str | None = None,
+        residual: bool = False,
+        residual_scale: float = 1.0,
+        norm: str | None = None,
+        seed: int | np.random.Generator = 0,
     ) -> MLP:
         """Build a network from explicit W^l (n_l, n_{l-1}) and b^l (n_l,).
 
-        ``dtype`` defaults to float64 unless every array is float32.
+        ``dtype`` defaults to float64 unless every array is float32; the remedy
+        options are those of ``MLP`` (γ = 1, β = 0: set ``net.remedies.gamma[i]``
+        in place to change them).
         """
         if len(weights) == 0 or len(weights) != len(biases):
             raise ValueError(
@@ -118,6 +182,8 @@ class MLP:
         net.output = get_activation(output_activation or activation, "output_activation")
         net.weights = [np.array(w, dtype=dt) for w in ws]
         net.biases = [np.array(b, dtype=dt) for b in bs]
+        net.remedies = make_remedies(net.sizes, residual, residual_scale, norm, dt)
+        net.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         return net
 
     @property
@@ -142,12 +208,46 @@ class MLP:
             raise ValueError(f"{key} has shape {arr.shape}; it must be (n, {width}) with n >= 1")
         return arr.astype(self.dtype, copy=False)
 
-    def feedforward(self, x: Array) -> Array:
-        """a^L for a batch x of shape (n, n_0); returns (n, n_L)."""
-        x = self._check_batch("x", x, self.sizes[0])
-        return forward(self.weights, self.biases, x, self.hidden, self.output)[1][-1]
+    def parameters(self) -> list[Array]:
+        """[W^1, b^1, …, W^L, b^L, then γ^l, β^l of each normalised layer].
 
-    def backprop(self, x: Array, y: Array, cost: str = "quadratic") -> Trace:
+        The arrays themselves (an optimiser's ``step`` updates them in place), in
+        the order of ``Trace.gradients()``.
+        """
+        params = [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
+        if self.remedies is not None and self.remedies.norm is not None:
+            for g, b in zip(self.remedies.gamma, self.remedies.beta, strict=True):
+                if g is not None:
+                    params += [g, b]
+        return params
+
+    def feedforward(self, x: Array) -> Array:
+        """a^L for a batch x of shape (n, n_0); returns (n, n_L).
+
+        Evaluation mode: batch norm uses its running statistics, so each row's
+        output does not depend on the rest of the batch.
+        """
+        x = self._check_batch("x", x, self.sizes[0])
+        rem = self.remedies
+        return forward(self.weights, self.biases, x, self.hidden, self.output, rem, False)[1][-1]
+
+    def lsuv(self, x: Array, tol: float = 0.1, max_iter: int = 10) -> list[float]:
+        """Layer-sequential unit-variance init (Mishkin & Matas 2015) on the batch x.
+
+        Redraws every W^l orthogonal (from ``self.rng``), then for l = 1..L−1 in
+        turn divides W^l by √Var(z^l) until |Var(z^l) − 1| ≤ ``tol`` or
+        ``max_iter`` rescalings; returns Var(z^l) reached for each hidden layer.
+        """
+        x = self._check_batch("x", x, self.sizes[0])
+        tol = check_number("tol", tol, exclusive_minimum=0)
+        max_iter = check_number("max_iter", max_iter, integer=True, minimum=1)
+        return lsuv(
+            self.weights, self.biases, x, self.hidden, self.remedies, self.rng, tol, max_iter
+        )
+
+    def backprop(
+        self, x: Array, y: Array, cost: str = "quadratic", update_running: bool = True
+    ) -> Trace:
         """Every layer's z, a, φ′(z), δ, ∇W and ∇b on the batch (x, y).
 
         Parameters
@@ -157,8 +257,12 @@ class MLP:
         y : ndarray, shape (n, n_L)
             Targets.
         cost : str
-            ``'quadratic'`` (C_k = ½‖a^L − y‖²) or ``'cross_entropy'``
-            (sigmoid output only).
+            ``'quadratic'`` (C_k = ½‖a^L − y‖²), ``'cross_entropy'`` (sigmoid
+            output only) or ``'softmax_cross_entropy'`` (linear output only).
+        update_running : bool
+            Batch norm (training mode, batch statistics) also moves its running
+            statistics toward this batch's; False leaves them as they are (e.g.
+            for a diagnostic probe).  Batch norm needs n ≥ 2.
         """
         c = get_cost(cost, "cost")
         c.check_output(self.output.name)
@@ -166,7 +270,17 @@ class MLP:
         y = self._check_batch("y", y, self.sizes[-1])
         if y.shape[0] != x.shape[0]:
             raise ValueError(f"y has {y.shape[0]} rows and x has {x.shape[0]}; they must be equal")
-        return backprop(self.weights, self.biases, x, y, c, self.hidden, self.output)
+        rem = self.remedies
+        if rem is None:
+            return backprop(self.weights, self.biases, x, y, c, self.hidden, self.output)
+        if rem.norm == "batch" and x.shape[0] < 2:
+            raise ValueError(f"x has {x.shape[0]} row; norm='batch' needs n >= 2 rows per batch")
+        trace = backprop(self.weights, self.biases, x, y, c, self.hidden, self.output, rem)
+        if rem.norm == "batch" and update_running:
+            for i, cache in enumerate(trace.norm_cache):
+                if cache is not None:
+                    update_running_stats(rem.running_mean[i], rem.running_var[i], cache)
+        return trace
 
     @property
     def activations(self) -> tuple[Activation, Activation]:
