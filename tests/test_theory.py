@@ -57,7 +57,7 @@ def test_gauss_hermite_matches_quad(name, which, q):
 
     expected = ref_expectation(f, q)
     got = theory.gaussian_expectation(f, q)
-    assert got == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
 @pytest.mark.parametrize(

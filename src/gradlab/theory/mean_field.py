@@ -32,7 +32,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
-from scipy.special import roots_hermitenorm
 
 from gradlab.engine.activations import Activation, get_activation
 from gradlab.engine.init import weight_variance
@@ -40,13 +39,16 @@ from gradlab.errors import check_number
 
 Array = np.ndarray
 
-#: Node pairs per unit of q: the smooth activations vary on the scale 1/√q in z,
-#: and Gauss–Hermite needs a number of nodes ∝ q to resolve that (checked to 1e-6).
-NODES_PER_Q = 32
-#: At least this many node pairs (exact for polynomials of degree < 4·64).
-MIN_PAIRS = 64
-#: At most this many node pairs: keeps the rule accurate to 1e-6 up to q = 1000.
-MAX_PAIRS = 2**15
+#: Gauss–Legendre points per panel of the split rule (:func:`gaussian_expectation`).
+GL_POINTS = 16
+#: The first panels are PANEL_START·min(1, √q) wide in u = √q z: fine enough for the
+#: density of a short length q and for φ's own scale (1 in u) of a long one.
+PANEL_START = 0.25
+#: Beyond that a panel is at most PANEL_GROWTH·u wide: φ and the density are smooth
+#: there, and the panel count grows with log q instead of with q.
+PANEL_GROWTH = 0.1
+#: The rule stops at this many standard deviations (the density is below e^{-800}).
+TAIL_SDS = 40.0
 #: Lengths q below this are treated as 0 and above Q_MAX as divergent.
 Q_MIN, Q_MAX = 1e-12, 1e12
 #: Relative tolerance of the fixed point q*: |q − M(q)| ≤ Q_RTOL·q ends the search.
@@ -56,33 +58,38 @@ Q_RTOL = 1e-12
 WARMUP_ITERATIONS = 50
 
 
-@lru_cache(maxsize=16)
-def _half_nodes(pairs: int) -> tuple[Array, Array]:
-    """Positive nodes x_i and weights w_i of the 2·pairs-point probabilists' rule.
+@lru_cache(maxsize=64)
+def _half_line_rule(q: float) -> tuple[Array, Array]:
+    """Nodes u_i > 0 and weights w_i with Σ_i w_i g(u_i) ≈ ∫_0^∞ g(u) N(u; 0, q) du.
 
-    Σ_i w_i (f(x_i) + f(−x_i)) ≈ E_z[f(z)]; the weights sum to ½ and underflowed
-    (zero) weights are dropped.
+    Composite Gauss–Legendre on panels of u = √q z from 0 to TAIL_SDS·√q, graded
+    from PANEL_START·min(1, √q) wide to PANEL_GROWTH·u wide (see the constants).
+    Because the rule starts at the kink u = 0, a φ that is smooth on each side of
+    it (relu, leaky_relu, selu and the smooth activations alike) is integrated to
+    rounding-level accuracy.
     """
-    x, w = roots_hermitenorm(2 * pairs)
-    x, w = x[pairs:], w[pairs:] / np.sqrt(2.0 * np.pi)  # the rule is symmetric about 0
-    keep = w > 0
-    return x[keep], w[keep]
-
-
-def _pairs_for(q: float) -> int:
-    need = max(MIN_PAIRS, int(np.ceil(NODES_PER_Q * q)))
-    return min(MAX_PAIRS, 1 << (need - 1).bit_length())  # next power of two: few cached rules
+    sd = np.sqrt(q)
+    start, top = PANEL_START * min(1.0, sd), TAIL_SDS * sd
+    edges = [0.0]
+    while edges[-1] < top:
+        edges.append(min(top, edges[-1] + max(start, PANEL_GROWTH * edges[-1])))
+    lo, hi = np.array(edges[:-1])[:, None], np.array(edges[1:])[:, None]  # (panels, 1)
+    x, w = np.polynomial.legendre.leggauss(GL_POINTS)
+    u = 0.5 * (lo + hi) + 0.5 * (hi - lo) * x  # (panels, GL_POINTS)
+    density = np.exp(-0.5 * u**2 / q) / np.sqrt(2.0 * np.pi * q)
+    return u.ravel(), (0.5 * (hi - lo) * w * density).ravel()
 
 
 def gaussian_expectation(f: Callable[[Array], Array], q: float) -> float:
-    """E_z[f(√q z)] for z ~ N(0, 1), by Gauss–Hermite quadrature split at z = 0.
+    """E_z[f(√q z)] for z ~ N(0, 1), by quadrature split at the kink z = 0.
 
-    The rule is evaluated as Σ_i w_i (f(√q x_i) + f(−√q x_i)) over the positive
-    nodes, i.e. on the half-line z > 0 applied to the even part of f.  For the
-    piecewise-linear activations (relu, leaky_relu, linear) the pieces of φ² and
-    φ′² meet at the kink z = 0, no node sits on it, and the even part is a
-    polynomial, so the rule is exact; for the smooth ones the node count grows
-    with q (accurate to 1e-6 for q ≤ 1000).
+    E[f(√q z)] = ∫_0^∞ (f(u) + f(−u)) N(u; 0, q) du, each half-line integrated by
+    composite Gauss–Legendre (:func:`_half_line_rule`).  Activations are smooth on
+    each side of 0 but not always across it (relu, leaky_relu, selu), so no rule
+    that straddles the kink, such as Gauss–Hermite over the whole line, is accurate
+    for them; split there, every activation's φ², φ′² and φφ′ are integrated to
+    better than 1e-9 relative for 1e-3 ≤ q ≤ 1000 (checked against
+    ``scipy.integrate.quad``).
 
     Parameters
     ----------
@@ -101,8 +108,7 @@ def gaussian_expectation(f: Callable[[Array], Array], q: float) -> float:
         return float(0.5 * f(np.array([tiny, -tiny])).sum())
     if np.isinf(q):
         return float(0.5 * f(np.array([np.inf, -np.inf])).sum())
-    x, w = _half_nodes(_pairs_for(q))
-    u = np.sqrt(q) * x  # (pairs,)
+    u, w = _half_line_rule(float(q))  # (nodes,)
     return float(w @ (f(u) + f(-u)))
 
 
