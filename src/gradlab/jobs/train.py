@@ -26,7 +26,6 @@ from gradlab import names
 from gradlab.errors import ConfigError
 from gradlab.jobs.signals import raise_if_interrupted, sigterm_as_interrupt
 from gradlab.track import client as tracking
-from gradlab.track.params import flatten
 from gradlab.track.record import SweepContext, record_run
 from gradlab.training.loop import Measurement, prepare, train
 
@@ -120,15 +119,13 @@ def _progress(spec, epoch: int, m: Measurement) -> None:
 def _log_artifacts(client, run_id: str, run_name: str, cfg: Mapping, result) -> None:
     from omegaconf import OmegaConf
 
-    from gradlab.report.plotting import plot_gradient_vs_layer, run_frame
+    from gradlab.report.run_figure import draw_run_figure
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         result.history.to_csv(tmp / names.ARTIFACT_HISTORY, index=False, float_format="%.17g")
         (tmp / names.ARTIFACT_CONFIG).write_text(OmegaConf.to_yaml(OmegaConf.create(dict(cfg))))
-        runs = run_frame(flatten(cfg), run_id=run_id, run_name=run_name, diverged=result.diverged)
-        _, fig = plot_gradient_vs_layer(runs, result.history.assign(run_id=run_id))
-        # screen resolution: the report renders the print copies
-        fig.savefig(tmp / names.ARTIFACT_FIGURE, dpi=100)
+        figure = draw_run_figure(result.history, run_name, diverged=result.diverged)
+        (tmp / names.ARTIFACT_FIGURE).write_bytes(figure)
         for name in (names.ARTIFACT_HISTORY, names.ARTIFACT_CONFIG, names.ARTIFACT_FIGURE):
             tracking.with_retry(client.log_artifact, run_id, str(tmp / name))
