@@ -4,7 +4,7 @@ Sections of ``experiments/benchmark.py`` (registered in its ``SECTIONS``), with
 its conventions: each takes the ``Bench`` context, measures paired A/B timings
 and returns a ``Section`` of ``Figure`` lines.
 
-4. Tracking overhead: one point of conf/experiment/default_sweep.yaml recorded
+4. Tracking overhead: one point of conf/train/experiment/default_sweep.yaml recorded
    by ``gradlab.jobs.train.run`` (``force=true``, into a temporary SQLite store
    created beforehand) against ``gradlab.training.loop.train`` on the same spec, data
    and seed with no hooks.  Both load the data and compute the same diagnostics
@@ -75,13 +75,12 @@ def _report(bench):
 
 
 def compose_train_config(overrides: list[str]) -> dict:
-    """conf/config.yaml composed with ``overrides`` (Hydra's compose API), resolved."""
-    from hydra import compose, initialize_config_dir
+    """conf/train/config.yaml composed with ``overrides`` (Hydra's compose API), resolved."""
     from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    return OmegaConf.to_container(cfg, resolve=True)
+    from gradlab.jobs.config import compose
+
+    return OmegaConf.to_container(compose(ROOT / "conf", "train", overrides), resolve=True)
 
 
 def _new_store(directory: str) -> str:

@@ -10,7 +10,7 @@ seconds, and the figure is the median of the per-pair ratios t_A / t_B, which
 cancels the slow drifts of a shared, noisy machine.  Both sides use the same
 dtype and the same number of BLAS threads (NumPy's OpenBLAS via threadpoolctl,
 PyTorch via ``torch.set_num_threads``): by default the runner's
-``runtime.blas_threads`` from conf/config.yaml (what every gradlab job uses), else
+``runtime.blas_threads`` from conf/runtime/default.yaml (what every gradlab job uses), else
 all of NumPy's; ``--threads N`` measures with N.
 
 A *step* is one SGD step on one mini-batch: forward pass, backward pass and the
@@ -66,7 +66,7 @@ from gradlab.training.sgd import sgd_update
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reports" / "benchmarks.md"
 
-LR = 0.1  # η of conf/config.yaml; the value does not change the work per step
+LR = 0.1  # η of conf/train/config.yaml; the value does not change the work per step
 SEED = 0
 #: (width, hidden layers, batch) of figure 1, from Nielsen-sized to BLAS-bound.
 SIZES = [(30, 4, 10), (100, 20, 64), (256, 20, 128), (1024, 8, 256)]
@@ -648,17 +648,17 @@ def render(sections: list[Section], rows: list[tuple[str, str]], seconds: float,
 
 
 def _config(section: str, key: str):
-    """conf/config.yaml's ``section.key``, or None (no file, no key, or null)."""
-    path = ROOT / "conf" / "config.yaml"
-    if not path.exists():
-        return None
+    """``section.key`` of the training config (conf/train/config.yaml and the shared
+    conf/runtime/default.yaml), or None (no file, no key, or null)."""
     from omegaconf import OmegaConf
 
-    return OmegaConf.load(path).get(section, {}).get(key)
+    paths = [ROOT / "conf" / "train" / "config.yaml", ROOT / "conf" / "runtime" / "default.yaml"]
+    loaded = [OmegaConf.load(p) for p in paths if p.exists()]
+    return OmegaConf.merge(*loaded).get(section, {}).get(key) if loaded else None
 
 
 def default_log_every() -> int:
-    """train.log_every of conf/config.yaml, else 50."""
+    """train.log_every of conf/train/config.yaml, else 50."""
     return int(_config("train", "log_every") or 50)
 
 
@@ -708,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     source = (
         "--threads"
         if args.threads
-        else "runtime.blas_threads of conf/config.yaml"
+        else "runtime.blas_threads of conf/runtime/default.yaml"
         if runner_threads
         else "NumPy's BLAS default"
     )

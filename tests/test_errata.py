@@ -1,7 +1,7 @@
 """The notes' errata (gradlab.explain.errata): checked against hand arithmetic on the
 notes' numbers.
 
-The examples come straight from the seed presets (conf/experiment/seed_*.yaml),
+The examples come straight from the seed presets (conf/explain/experiment/seed_*.yaml),
 the notes' own W, b, x and y; the expected slips are worked out by hand below.
 """
 
@@ -18,8 +18,8 @@ from gradlab.explain.notes import NOTATION_ERRATA, NOTES, NotesExample
 
 
 def seed_example(key: str):
-    """The notes' example ``key`` as conf/experiment/seed_<key>.yaml gives it, and its trace."""
-    preset = OmegaConf.load(ROOT / "conf" / "experiment" / f"seed_{key}.yaml")
+    """The notes' example ``key`` as its preset in conf/explain/experiment/ gives it; its trace."""
+    preset = OmegaConf.load(ROOT / "conf" / "explain" / "experiment" / f"seed_{key}.yaml")
     ex = build_example(**OmegaConf.to_container(preset))
     return ex, ex.net.backprop(ex.x, ex.y, cost=ex.cost)
 
