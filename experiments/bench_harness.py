@@ -277,17 +277,16 @@ def render(
 
 # ---- configuration ---------------------------------------------------------------
 def compose_train_config(overrides: list[str]) -> dict:
-    """conf/config.yaml composed with ``overrides`` (Hydra's compose API), resolved."""
-    from hydra import compose, initialize_config_dir
+    """conf/train/config.yaml composed with ``overrides`` (Hydra's compose API), resolved."""
     from omegaconf import OmegaConf
 
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    return OmegaConf.to_container(cfg, resolve=True)
+    from gradlab.jobs.config import compose
+
+    return OmegaConf.to_container(compose(ROOT / "conf", "train", overrides), resolve=True)
 
 
 def runner_setting(section: str, key: str):
     """``section.key`` of the composed training config, or None (no such key, or null)."""
-    if not (ROOT / "conf" / "config.yaml").exists():
+    if not (ROOT / "conf" / "train" / "config.yaml").exists():
         return None
     return (compose_train_config([]).get(section) or {}).get(key)

@@ -5,7 +5,7 @@ takes the harness's ``Bench`` context and returns a ``Section`` of ``Figure``
 lines.  Figures 4 and 6 are paired A/B timings in this process; figure 5 times
 whole sweeps as subprocesses.
 
-4. Tracking overhead: one point of conf/experiment/default_sweep.yaml recorded
+4. Tracking overhead: one point of conf/train/experiment/default_sweep.yaml recorded
    by ``gradlab.jobs.train.run`` (``force=true``, into a temporary SQLite store
    created beforehand) against ``gradlab.training.loop.train`` on the same spec, data
    and seed with no hooks.  Both load the data and compute the same diagnostics

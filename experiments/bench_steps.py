@@ -19,7 +19,7 @@ from gradlab.engine.backprop import backprop
 from gradlab.engine.costs import COSTS
 from gradlab.training.sgd import sgd_update
 
-LR = 0.1  # η of conf/config.yaml; the value does not change the work per step
+LR = 0.1  # η of conf/train/config.yaml; the value does not change the work per step
 SEED = 0
 
 

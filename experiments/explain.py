@@ -5,7 +5,7 @@
     python experiments/explain.py sizes=[3,4,1] activation=tanh seed=1
     python experiments/explain.py docs=true out=docs/worked-examples.md  # what `make docs` runs
 
-Keys and their meaning: conf/explain.yaml.  Presets: conf/experiment/.  A bad
+Keys and their meaning: conf/explain/config.yaml.  Presets: conf/explain/experiment/.  A bad
 key or value prints one line on stderr naming it and exits with status 2.
 Nothing is written besides stdout or ``out`` (no outputs/ directory, no log).
 """
@@ -19,27 +19,8 @@ import hydra
 from hydra import compose
 from omegaconf import DictConfig, OmegaConf
 
-from gradlab.explain.example import Example, build_example
+from gradlab.explain.example import EXAMPLE_KEYS, Example, build_example, example_spec
 from gradlab.explain.walkthrough import explain, worked_examples_page
-
-#: Keys of conf/explain.yaml that describe the example (passed to build_example).
-EXAMPLE_KEYS = (
-    "title",
-    "sizes",
-    "activation",
-    "output_activation",
-    "cost",
-    "weights",
-    "biases",
-    "x",
-    "y",
-    "init",
-    "gain",
-    "bias_std",
-    "seed",
-    "notes",
-)
-KEYS = (*EXAMPLE_KEYS, "precision", "out", "docs")
 
 #: The presets docs/worked-examples.md is generated from, in page order.
 DOCS_PRESETS = ("seed_example_221", "seed_example_232")
@@ -47,19 +28,9 @@ DOCS_COMMAND = "make docs"
 
 
 def to_spec(cfg: DictConfig) -> dict:
-    """The config as plain Python; unknown keys (e.g. a training preset) are an error."""
-    spec = OmegaConf.to_container(cfg, resolve=True)
-    unknown = sorted(set(spec) - set(KEYS))
-    if unknown:
-        raise ValueError(
-            f"{', '.join(unknown)} is not allowed in the explain config (a training preset?); "
-            f"choose keys among: {', '.join(KEYS)}"
-        )
-    if not isinstance(spec["docs"], bool):
-        raise ValueError(f"docs={spec['docs']!r} is not allowed; it must be true or false")
-    if spec["out"] is not None and not isinstance(spec["out"], str):
-        raise ValueError(f"out={spec['out']!r} is not allowed; it must be a path or null")
-    return spec
+    """The config as plain Python, checked against the explain schema
+    (:data:`gradlab.explain.example.SCHEMA`); unknown keys are an error."""
+    return example_spec(OmegaConf.to_container(cfg, resolve=True))
 
 
 def to_example(spec: dict) -> Example:
@@ -73,7 +44,7 @@ def worked_examples(precision: int) -> str:
     Needs an initialised Hydra (inside the app, or ``hydra.initialize_config_dir``).
     """
     examples = [
-        to_example(to_spec(compose(config_name="explain", overrides=[f"+experiment={preset}"])))
+        to_example(to_spec(compose(config_name="config", overrides=[f"+experiment={preset}"])))
         for preset in DOCS_PRESETS
     ]
     return worked_examples_page(examples, precision, DOCS_COMMAND)
@@ -87,7 +58,7 @@ def render(cfg: DictConfig) -> str:
     return explain(to_example(spec), spec["precision"])
 
 
-@hydra.main(config_path="../conf", config_name="explain", version_base="1.3")
+@hydra.main(config_path="../conf/explain", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
         text = render(cfg)

@@ -4,8 +4,8 @@
     python experiments/probe.py probe.activation=relu probe.init=he_normal
     python experiments/probe.py -m +experiment=probe_mean_field            # a preset sweep
 
-No training: see gradlab/probe.py for what each probe.kind measures and
-conf/probe.yaml for every key.  A bad key or value prints one line on stderr
+No training: see gradlab/theory/probe.py for what each probe.kind measures and
+conf/probe/config.yaml for every key.  A bad key or value prints one line on stderr
 and exits with status 2 before anything is written.
 """
 
@@ -23,7 +23,7 @@ from gradlab.theory.probe import failed_run_name
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="probe")
+@hydra.main(version_base="1.3", config_path="../conf/probe", config_name="config")
 def main(cfg: DictConfig) -> dict:
     return hydra_job(cfg, ROOT, run, kind="probe", name_of=failed_run_name)
 

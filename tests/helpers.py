@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from gradlab import names
+from gradlab.jobs.config import compose
 from gradlab.track.client import client_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +38,10 @@ EXPLODING = {
 }
 
 
-def compose_config(overrides=(), config_name="config", hydra=False):
-    """Compose conf/<config_name>.yaml with overrides, as the entry scripts would."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(config_name, overrides=list(overrides), return_hydra_config=hydra)
+def compose_config(overrides=(), config_name="train", hydra=False):
+    """Compose conf/<config_name>/config.yaml (train, probe or explain) with overrides,
+    as experiments/<config_name>.py would."""
+    return compose(CONF, config_name, overrides, hydra=hydra)
 
 
 def train_cfg(**overrides) -> dict:

@@ -52,12 +52,12 @@ def display_blocks(text: str) -> list[str]:
 
 def render(*overrides: str) -> str:
     # initialised around render itself: docs=true composes the seed presets inside it
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return entry.render(compose(config_name="explain", overrides=list(overrides)))
+    with initialize_config_dir(str(ROOT / "conf" / "explain"), version_base="1.3"):
+        return entry.render(compose(config_name="config", overrides=list(overrides)))
 
 
 def traced(preset: str):
-    """The example of conf/experiment/<preset>.yaml, as the script builds it, and its trace."""
+    """The example of a preset in conf/explain/experiment/, as the script builds it; its trace."""
     cfg = compose_config([f"+experiment={preset}"], config_name="explain")
     ex = entry.to_example(entry.to_spec(cfg))
     return ex, ex.net.backprop(ex.x, ex.y, cost=ex.cost)
@@ -162,7 +162,7 @@ def test_wrong_weight_shape_names_layer_and_both_shapes():
         ("notes=example_999", "notes='example_999' is not allowed; choose one of: example_221"),
         ("sizes=[2]", "sizes=[2] is not allowed"),
         ("x=[1.0,2.0,3.0]", "x has shape (1, 3)"),
-        ("+experiment=nielsen_ch5", "model, train is not allowed in the explain config"),
+        ("+model.depth=3", "model.depth=3 is not allowed; the config has no key 'model'"),
     ],
 )
 def test_bad_config_is_one_clear_error(override, named):

@@ -29,7 +29,7 @@ def one_blas_thread():
 
 
 def probe_cfg(**overrides) -> dict:
-    """conf/probe.yaml composed, with dotted-key overrides."""
+    """conf/probe/config.yaml composed, with dotted-key overrides."""
     values = {k: "null" if v is None else v for k, v in overrides.items()}
     cfg = compose_config([f"{k}={v}" for k, v in values.items()], config_name="probe")
     return OmegaConf.to_container(cfg, resolve=True)

@@ -16,10 +16,11 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import CONF, ROOT
 from threadpoolctl import threadpool_limits
 
 from gradlab import names, theory
+from gradlab.jobs.config import presets
 from gradlab.report import build as report
 from gradlab.theory import ensemble
 from gradlab.track.client import client_for
@@ -88,12 +89,7 @@ def history(client, run_id, key):
 
 
 def test_every_probe_preset_has_a_tiny_run_here():
-    presets = {
-        p.stem
-        for p in (ROOT / "conf" / "experiment").glob("*.yaml")
-        if "experiments/probe.py" in p.read_text().splitlines()[1]
-    }
-    assert presets == set(PROBE_TINY)
+    assert set(presets(CONF, "probe")) == set(PROBE_TINY)
 
 
 def test_probe_sweeps_are_recorded_under_their_names(store):

@@ -182,7 +182,7 @@ ARTIFACT_PROBE = "probe_profile.csv"  # PROBE_COLUMNS, one row per layer
 ARTIFACT_SINGULAR_VALUES = "singular_values.csv"  # member, sample, index, s (kind=jacobian)
 SINGULAR_VALUE_COLUMNS = ("member", "sample", "index", "s")
 
-# ---- presets the report draws its theory figures from (conf/experiment/) --
+# ---- presets the report draws its theory figures from (conf/*/experiment/)
 PRESET_MEAN_FIELD = "probe_mean_field"  # probe.py: measured vs predicted E‖δ^l‖²
 PRESET_PHASE_DIAGRAM = "phase_diagram"  # probe.py: tanh over σ_w² × σ_b²
 PRESET_JACOBIAN = "jacobian_spectrum"  # probe.py: Gaussian vs orthogonal J spectra

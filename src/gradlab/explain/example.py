@@ -1,26 +1,66 @@
 """The example a walkthrough explains: a small network, a batch (x, y) and a cost.
 
-:func:`build_example` turns a walkthrough spec (the keys of conf/explain.yaml)
-into an :class:`Example`: it checks every explicit W^l, b^l, x and y against
-``sizes`` and draws whatever the spec leaves out from one seeded generator.
-Every bad value raises a ``ValueError`` that names the key and what is allowed.
+:data:`SCHEMA` is the config of ``experiments/explain.py``
+(conf/explain/config.yaml) and :func:`example_spec` checks a composed config
+against it.  :func:`build_example` turns the spec into an :class:`Example`: it
+checks every explicit W^l, b^l, x and y against ``sizes`` and draws whatever the
+spec leaves out from one seeded generator.  Every bad value raises a
+``ValueError`` that names the key and what is allowed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from gradlab.engine.activations import get_activation
-from gradlab.engine.costs import get_cost
+from gradlab.engine.activations import ACTIVATIONS, get_activation
+from gradlab.engine.costs import COSTS, get_cost
 from gradlab.engine.init import INITS, init_biases, init_weights
 from gradlab.engine.network import MLP
 from gradlab.errors import check_choice, check_number
 from gradlab.explain.notes import NOTES
+from gradlab.schema import Checked, Choice, Flag, Integer, Number, Text, validate
 
 Array = np.ndarray
+
+_SHAPES = "build_example: shapes against sizes"
+#: Every key of experiments/explain.py's config and what it accepts (see gradlab.schema);
+#: what each key means: the comments of conf/explain/config.yaml.  The keys before
+#: ``precision`` describe the example (build_example's arguments; it checks the ones
+#: marked Checked against ``sizes``); the last three say how to print it.
+SCHEMA = {
+    "title": Text(nullable=True),
+    "sizes": Checked("build_example: a list [n_0, ..., n_L] of at least 2 integers >= 1"),
+    "activation": Choice(tuple(ACTIVATIONS)),
+    "output_activation": Choice(tuple(ACTIVATIONS), nullable=True),
+    "cost": Choice(tuple(COSTS)),
+    "weights": Checked(_SHAPES),
+    "biases": Checked(_SHAPES),
+    "x": Checked(_SHAPES),
+    "y": Checked(_SHAPES),
+    "init": Choice(tuple(INITS)),
+    "gain": Number(minimum=0),
+    "bias_std": Number(minimum=0),
+    "seed": Integer(0),
+    "notes": Choice(tuple(NOTES), nullable=True),
+    "precision": Integer(0),
+    "out": Text("a path", nullable=True),
+    "docs": Flag(),
+}
+#: The keys of :data:`SCHEMA` that are arguments of :func:`build_example`.
+EXAMPLE_KEYS = tuple(SCHEMA)[: tuple(SCHEMA).index("precision")]
+
+
+def example_spec(cfg: Mapping) -> dict:
+    """Check a composed explain config against :data:`SCHEMA`; its values by key.
+
+    Raises ``ValueError`` naming the first unknown key, missing key or bad value;
+    the shapes of ``weights``, ``biases``, ``x`` and ``y`` are checked by
+    :func:`build_example`.
+    """
+    return validate(cfg, SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -123,7 +163,7 @@ def build_example(
     and ``gain``, b^l ~ N(0, bias_std²), one sample x ~ N(0, I) and
     y ~ U(0, 1)^{n_L}.  Explicit W^l must have shape (n_l, n_{l-1}) for
     ``sizes`` = [n_0, …, n_L]; any mismatch raises ``ValueError`` naming the
-    layer and both shapes.  The other keys are those of conf/explain.yaml.
+    layer and both shapes.  The other keys are those of :data:`SCHEMA`.
 
     Returns
     -------

@@ -359,7 +359,7 @@ def worked_examples_page(examples: Sequence[Example], precision: int, command: s
         "notes' own inputs.",
         "",
         "Any other small network gets the same walkthrough with "
-        "`python experiments/explain.py` (keys in `conf/explain.yaml`); for example "
+        "`python experiments/explain.py` (keys in `conf/explain/config.yaml`); for example "
         "`python experiments/explain.py +experiment=deep_sigmoid` follows an error down a "
         "deep sigmoid stack.",
         "",

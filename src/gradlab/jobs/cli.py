@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,9 +19,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab.errors import ConfigError
+from gradlab.jobs.config import PRESET_GROUP, compose, presets, shared_conf_arg
 from gradlab.jobs.signals import interrupt_handler
 from gradlab.jobs.sweep import read_sweep_context
 from gradlab.jobs.train import run
+from gradlab.schema import unknown_key_error
 from gradlab.track.record import SweepContext, record_failed_job
 from gradlab.training.spec import run_name as train_run_name
 
@@ -49,33 +52,45 @@ def blas_threads(cfg: DictConfig, hydra_cfg) -> int | None:
     return int(cpus) if cpus else None
 
 
-def check_override_keys(overrides: list[str], conf_dir: Path, config_name: str) -> None:
-    """Reject ``key=value`` overrides whose key the config does not have.
+def check_override_keys(overrides: list[str], conf: Path, entry: str) -> None:
+    """Reject overrides whose key or preset the entry point's config does not have.
 
     Hydra would refuse them too, but without saying what is allowed; this names
-    the keys that exist at that level.  Appends (``+key=``), deletions, Hydra's
-    own keys and group choices (``hydra/launcher=joblib``) are left to Hydra.
+    the keys that exist at that level (composing conf/<entry>/config.yaml) and
+    the presets in conf/<entry>/experiment/.  Other appends (``+key=``),
+    deletions, Hydra's own keys and group choices (``hydra/launcher=joblib``)
+    are left to Hydra.
     """
-    from hydra import compose, initialize_config_dir
-
+    _check_presets(overrides, conf, entry)
     plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "-"))]
     plain = [o for o in plain if not o.startswith("hydra") and "/" not in o.split("=")[0]]
     if not plain:
         return
-    with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
-        base = compose(config_name)
+    base = compose(conf, entry)
     for o in plain:
         key, value = o.split("=", 1)
         node, path = base, []
         for part in key.split("."):
             if not isinstance(node, DictConfig) or part not in node:
-                where = ".".join(path) or "the config"
-                allowed = ", ".join(node.keys()) if isinstance(node, DictConfig) else "none"
-                raise ConfigError(
-                    f"{key}={value} is not allowed; {where} has no key {part!r} "
-                    f"(keys there: {allowed})"
-                )
+                keys = node.keys() if isinstance(node, DictConfig) else ()
+                err = unknown_key_error(key, value, ".".join(path), part, keys)
+                raise ConfigError(str(err))
             node, path = node[part], [*path, part]
+
+
+def _check_presets(overrides: list[str], conf: Path, entry: str) -> None:
+    """``+experiment=NAME`` (or a sweep ``NAME,NAME``) must name presets of this entry point."""
+    known = presets(conf, entry)
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+") != PRESET_GROUP or not re.fullmatch(r"[\w-]+(,[\w-]+)*", value):
+            continue
+        for name in value.split(","):
+            if name not in known:
+                raise ConfigError(
+                    f"{PRESET_GROUP}={name} is not allowed; choose one of: {', '.join(known)} "
+                    f"(conf/{entry}/{PRESET_GROUP}/)"
+                )
 
 
 #: What a job runs, as :func:`gradlab.jobs.train.run`: run_fn(cfg, root, sweep, blas_threads).
@@ -125,10 +140,12 @@ def hydra_job(
         return {"status": "FAILED", "error": str(err)}
 
 
-def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
-    """Run a ``@hydra.main`` entry point as a command-line tool.
+def run_cli(main: Callable[[], object], root: Path, entry: str) -> None:
+    """Run the ``@hydra.main`` of ``experiments/<entry>.py`` as a command-line tool.
 
-    A mistyped key fails before Hydra starts, with the keys that exist (exit 2);
+    Adds ``<root>/conf`` to Hydra's search path (:func:`gradlab.jobs.config.shared_conf_arg`),
+    so the shared groups are found from any working directory.  A mistyped key
+    or preset fails before Hydra starts, with what exists (exit 2);
     SIGTERM (scancel, kill) stops a sweep like Ctrl-C (see
     :func:`gradlab.jobs.signals.interrupt_handler`); on either, the runs and the
     sweep in progress are marked KILLED and the exit status is 130.
@@ -140,10 +157,11 @@ def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, interrupt_handler)
     try:
-        check_override_keys(sys.argv[1:], root / "conf", config_name)
+        check_override_keys(sys.argv[1:], root / "conf", entry)
     except ConfigError as err:
         print(f"gradlab: error: {err}", file=sys.stderr)
         sys.exit(2)
+    sys.argv.insert(1, shared_conf_arg(root / "conf"))
     try:
         main()
     except KeyboardInterrupt:

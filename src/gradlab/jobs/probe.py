@@ -1,7 +1,7 @@
 """One probe job, end to end: validate, measure at initialisation, record in MLflow.
 
 :func:`run` is what ``experiments/probe.py`` calls (through
-:func:`gradlab.jobs.cli.hydra_job`) with the composed ``conf/probe.yaml``;
+:func:`gradlab.jobs.cli.hydra_job`) with the composed ``conf/probe/config.yaml``;
 the recording itself (skip if FINISHED, tags, params, end states) is
 :func:`gradlab.track.record.record_run`, shared with training.  A probe run
 holds, under the names of :mod:`gradlab.names`:

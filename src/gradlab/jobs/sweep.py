@@ -45,10 +45,10 @@ def mark_interrupted() -> None:
 
 
 def project_root(hydra_cfg) -> Path:
-    """The folder that holds ``conf/``: the parent of the primary config directory."""
+    """The folder that holds ``conf/``: the primary config directory is conf/<entry>/."""
     for source in hydra_cfg.runtime.config_sources:
         if source.provider == "main" and source.schema == "file":
-            return Path(source.path).resolve().parent
+            return Path(source.path).resolve().parents[1]
     return Path.cwd()
 
 

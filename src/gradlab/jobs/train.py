@@ -43,7 +43,7 @@ def run(
     Parameters
     ----------
     cfg : Mapping
-        The resolved training config (``conf/config.yaml`` composed).
+        The resolved training config (``conf/train/config.yaml`` composed).
     root : Path
         Project root; the default store is ``<root>/mlflow.db``.
     sweep : SweepContext, optional

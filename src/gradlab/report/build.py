@@ -549,9 +549,9 @@ def _no_training_text(reason: str, experiment, tracking_uri) -> str:
 def _theory_text(sections: list[str]) -> str:
     return (
         "\n# Theory and classic results\n\n"
-        "Figures 6–10 come from the latest sweep of each preset of `conf/experiment/` "
-        f"named below ({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}).\n\n"
-        + "\n".join(sections)
+        "Figures 6–10 come from the latest sweep of each preset named below "
+        f"({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}; "
+        "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n" + "\n".join(sections)
     )
 
 

@@ -27,7 +27,7 @@ from gradlab.report.build import latest_per_point, load_tables, runs_frame
 from gradlab.report.plotting import DEPTH, NoDataError, format_value
 from gradlab.report.theory_plots import INIT, KIND, PDEPTH
 
-#: The script each preset runs with (its first comment line in conf/experiment/).
+#: The script each preset runs with (its preset lives in conf/<script>/experiment/).
 SCRIPTS = {
     names.PRESET_MEAN_FIELD: "probe.py",
     names.PRESET_PHASE_DIAGRAM: "probe.py",

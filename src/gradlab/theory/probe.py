@@ -38,7 +38,8 @@ import pandas as pd
 from gradlab import names
 from gradlab.engine.activations import ACTIVATIONS, get_activation
 from gradlab.engine.init import INITS
-from gradlab.errors import check_choice, check_number, lookup
+from gradlab.errors import check_number
+from gradlab.schema import RUNTIME_SCHEMA, Checked, Choice, Integer, Number, validate
 from gradlab.theory import ensemble
 from gradlab.theory import mean_field as theory
 
@@ -49,6 +50,25 @@ KINDS = ("delta", "jacobian", "nielsen")
 CRITICAL = "critical"
 #: Smallest depth per kind: a slope needs layers past the transient; a ratio needs two.
 MIN_DEPTH = {"delta": 3, "jacobian": 1, "nielsen": 2}
+
+#: Every key of experiments/probe.py's config and what it accepts (see gradlab.schema);
+#: what each key means: the comments of conf/probe/config.yaml.  probe_spec checks
+#: the keys marked Checked against the others.
+SCHEMA = {
+    "probe.kind": Choice(KINDS),
+    "probe.depth": Checked("probe_spec: an integer >= MIN_DEPTH[probe.kind]"),
+    "probe.width": Integer(1),
+    "probe.activation": Choice(tuple(ACTIVATIONS)),
+    "probe.init": Choice(tuple(INITS)),
+    "probe.sigma_w2": Checked(f"probe_spec: a number > 0, '{CRITICAL}' or null"),
+    "probe.sigma_b2": Number(minimum=0),
+    "probe.members": Integer(1),
+    "probe.batch": Integer(1),
+    "probe.input_std": Number(minimum=0, nullable=True),
+    "probe.nielsen_w": Number(),
+    "seed": Integer(0),
+    **RUNTIME_SCHEMA,
+}
 
 
 @dataclass(frozen=True)
@@ -96,22 +116,18 @@ def failed_run_name(cfg: Mapping) -> str:
 
 
 def probe_spec(cfg: Mapping) -> ProbeSpec:
-    """Validate a composed probe config (conf/probe.yaml); ``ValueError`` names the bad key."""
-
-    def integer(key, minimum):
-        return check_number(key, lookup(cfg, key), integer=True, minimum=minimum)
-
-    kind = check_choice("probe.kind", lookup(cfg, "probe.kind"), KINDS)
-    activation = check_choice("probe.activation", lookup(cfg, "probe.activation"), ACTIVATIONS)
+    """Validate a composed probe config against :data:`SCHEMA`; ``ValueError`` names the
+    bad key (unknown keys included)."""
+    v = validate(cfg, SCHEMA)
+    kind, activation, init = v["probe.kind"], v["probe.activation"], v["probe.init"]
     if kind == "nielsen" and activation != "sigmoid":
         raise ValueError(
             f"probe.activation={activation!r} is not allowed with probe.kind='nielsen'; "
             "choose one of: sigmoid (the chain needs σ(0) = 1/2 and σ′(0) = 1/4)"
         )
-    init = check_choice("probe.init", lookup(cfg, "probe.init"), INITS)
-    width = integer("probe.width", 1)
-    sigma_b2 = check_number("probe.sigma_b2", lookup(cfg, "probe.sigma_b2"), minimum=0)
-    sigma_w2 = lookup(cfg, "probe.sigma_w2")
+    depth = check_number("probe.depth", v["probe.depth"], integer=True, minimum=MIN_DEPTH[kind])
+    width, sigma_b2 = v["probe.width"], v["probe.sigma_b2"]
+    sigma_w2 = v["probe.sigma_w2"]
     if sigma_w2 is None:
         sigma_w2 = theory.sigma_w2_of(init, 1.0, width, width)
     elif sigma_w2 == CRITICAL:
@@ -124,24 +140,22 @@ def probe_spec(cfg: Mapping) -> ProbeSpec:
                 f"probe.sigma_w2={sigma_w2!r} is not allowed; it must be a number > 0, "
                 f"'{CRITICAL}' (χ₁ = 1) or null (the init's own)"
             ) from None
-    input_std = lookup(cfg, "probe.input_std")
+    input_std = v["probe.input_std"]
     if input_std is None:
         input_std = fixed_point_input_std(activation, sigma_w2, sigma_b2)
-    else:
-        input_std = check_number("probe.input_std", input_std, minimum=0)
     return ProbeSpec(
         kind=kind,
-        depth=integer("probe.depth", MIN_DEPTH[kind]),
+        depth=depth,
         width=width,
         activation=activation,
         init=init,
         sigma_w2=float(sigma_w2),
         sigma_b2=sigma_b2,
-        members=integer("probe.members", 1),
-        batch=integer("probe.batch", 1),
+        members=v["probe.members"],
+        batch=v["probe.batch"],
         input_std=float(input_std),
-        nielsen_w=check_number("probe.nielsen_w", lookup(cfg, "probe.nielsen_w")),
-        seed=integer("seed", 0),
+        nielsen_w=v["probe.nielsen_w"],
+        seed=v["seed"],
     )
 
 

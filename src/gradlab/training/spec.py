@@ -1,9 +1,9 @@
-"""The training config: validated once, before anything is written.
+"""The training config: its schema, validated once, before anything is written.
 
-Hydra composes ``conf/config.yaml`` into a DictConfig; :func:`run_spec` checks
-every key a user may set and returns a frozen :class:`RunSpec`.  Every error is
-one line naming the key, the value and what is allowed, so that a typo fails
-before an MLflow run exists.
+Hydra composes ``conf/train/config.yaml`` into a DictConfig; :func:`run_spec`
+checks every key against :data:`SCHEMA` (and the rules that tie keys together)
+and returns a frozen :class:`RunSpec`.  Every error is one line naming the key,
+the value and what is allowed, so that a typo fails before an MLflow run exists.
 """
 
 from __future__ import annotations
@@ -16,7 +16,34 @@ from gradlab.engine.activations import ACTIVATIONS
 from gradlab.engine.costs import COSTS, get_cost
 from gradlab.engine.init import INITS
 from gradlab.engine.network import DTYPES
-from gradlab.errors import check_choice, check_number, lookup
+from gradlab.schema import RUNTIME_SCHEMA, Choice, Integer, Number, validate
+
+#: Every key of experiments/train.py's config and what it accepts (see gradlab.schema);
+#: what each key means: the comments of conf/train/config.yaml and conf/data/.
+SCHEMA = {
+    "model.depth": Integer(1),
+    "model.width": Integer(1),
+    "model.activation": Choice(tuple(ACTIVATIONS)),
+    "model.output_activation": Choice(tuple(ACTIVATIONS)),
+    "model.init": Choice(tuple(INITS)),
+    "model.gain": Number(minimum=0),
+    "model.bias_std": Number(minimum=0),
+    "model.dtype": Choice(tuple(DTYPES)),
+    "data.name": Choice(tuple(DATASETS)),
+    "data.test_fraction": Number(minimum=0, below=1),
+    "data.n_samples": Integer(1),
+    "data.n_inputs": Integer(1),
+    "data.n_outputs": Integer(1),
+    "train.cost": Choice(tuple(COSTS)),
+    "train.lr": Number(above=0),
+    "train.batch_size": Integer(1),
+    "train.epochs": Integer(0),
+    "train.weight_decay": Number(minimum=0),
+    "train.log_every": Integer(1),
+    "train.probe_size": Integer(1),
+    "seed": Integer(0),
+    **RUNTIME_SCHEMA,
+}
 
 
 @dataclass(frozen=True)
@@ -66,46 +93,32 @@ def run_name(cfg: Mapping) -> str:
 
 
 def run_spec(cfg: Mapping) -> RunSpec:
-    """Validate a composed training config; raise ``ValueError`` naming the bad key."""
-
-    def integer(key, minimum):
-        return check_number(key, lookup(cfg, key), integer=True, minimum=minimum)
-
-    def number(key, minimum=None, exclusive_minimum=None):
-        return check_number(
-            key, lookup(cfg, key), minimum=minimum, exclusive_minimum=exclusive_minimum
-        )
-
-    def choice(key, allowed):
-        return check_choice(key, lookup(cfg, key), allowed)
-
+    """Validate a composed training config against :data:`SCHEMA`; ``ValueError`` names
+    the bad key (unknown keys included)."""
+    v = validate(cfg, SCHEMA)
     spec = RunSpec(
-        depth=integer("model.depth", 1),
-        width=integer("model.width", 1),
-        activation=choice("model.activation", ACTIVATIONS),
-        output_activation=choice("model.output_activation", ACTIVATIONS),
-        init=choice("model.init", INITS),
-        gain=number("model.gain", minimum=0),
-        bias_std=number("model.bias_std", minimum=0),
-        dtype=choice("model.dtype", DTYPES),
-        data_name=choice("data.name", DATASETS),
-        test_fraction=number("data.test_fraction", minimum=0),
-        n_samples=integer("data.n_samples", 1),
-        n_inputs=integer("data.n_inputs", 1),
-        n_outputs=integer("data.n_outputs", 1),
-        cost=choice("train.cost", COSTS),
-        lr=number("train.lr", exclusive_minimum=0),
-        batch_size=integer("train.batch_size", 1),
-        epochs=integer("train.epochs", 0),
-        weight_decay=number("train.weight_decay", minimum=0),
-        log_every=integer("train.log_every", 1),
-        probe_size=integer("train.probe_size", 1),
-        seed=integer("seed", 0),
+        depth=v["model.depth"],
+        width=v["model.width"],
+        activation=v["model.activation"],
+        output_activation=v["model.output_activation"],
+        init=v["model.init"],
+        gain=v["model.gain"],
+        bias_std=v["model.bias_std"],
+        dtype=v["model.dtype"],
+        data_name=v["data.name"],
+        test_fraction=v["data.test_fraction"],
+        n_samples=v["data.n_samples"],
+        n_inputs=v["data.n_inputs"],
+        n_outputs=v["data.n_outputs"],
+        cost=v["train.cost"],
+        lr=v["train.lr"],
+        batch_size=v["train.batch_size"],
+        epochs=v["train.epochs"],
+        weight_decay=v["train.weight_decay"],
+        log_every=v["train.log_every"],
+        probe_size=v["train.probe_size"],
+        seed=v["seed"],
     )
-    if spec.test_fraction >= 1:
-        raise ValueError(
-            f"data.test_fraction={spec.test_fraction!r} is not allowed; it must be < 1"
-        )
     try:
         get_cost(spec.cost).check_output(spec.output_activation)
     except ValueError:
