@@ -1,4 +1,4 @@
-"""Theory figures (gradlab.report.theory_plots) on small hand-made frames: the data they draw.
+"""Theory figures (figures 6–10 of gradlab.report) on small hand-made frames: the data they draw.
 
 The end-to-end path (probe runs in MLflow → report) is in tests/test_probe_presets.py;
 here each figure's data frame is checked against a hand calculation.
@@ -10,8 +10,12 @@ import pytest
 from matplotlib.figure import Figure
 
 from gradlab import names, theory
-from gradlab.report import theory_plots
-from gradlab.report.plotting import NoDataError
+from gradlab.report.delta_vs_layer import plot_measured_vs_predicted
+from gradlab.report.exploding import plot_exploding
+from gradlab.report.frames import NoDataError
+from gradlab.report.jacobian import plot_jacobian_spectrum
+from gradlab.report.nielsen import nielsen_table, plot_nielsen_ch5
+from gradlab.report.phase_diagram import plot_phase_diagram
 
 
 def test_nielsen_table_puts_his_mnist_numbers_beside_ours():
@@ -25,7 +29,7 @@ def test_nielsen_table_puts_his_mnist_numbers_beside_ours():
                 value = scale * 10.0**layer * (1 if phase == "init" else 7)
                 rows.append((run_id, phase, step, layer, value))
     history = pd.DataFrame(rows, columns=["run_id", "phase", "step", "layer", "grad_b_norm"])
-    table = theory_plots.nielsen_table(runs, history)
+    table = nielsen_table(runs, history)
     assert list(zip(table["model.depth"], table["layer"], strict=True)) == [
         (1, 1),
         (2, 1),
@@ -40,7 +44,7 @@ def test_nielsen_table_puts_his_mnist_numbers_beside_ours():
     # his, quoted from ch. 5: 0.012, 0.060, 0.283 for three hidden layers; none for one
     np.testing.assert_allclose(three["nielsen_mnist"], [0.012, 0.060, 0.283])
     assert np.isnan(table.loc[table["model.depth"] == 1, "nielsen_mnist"]).all()
-    data, fig = theory_plots.plot_nielsen_ch5(runs, history)
+    data, fig = plot_nielsen_ch5(runs, history)
     assert isinstance(fig, Figure)
     his = data[data["source"] == "nielsen_mnist"]
     assert len(his) == 5 and (his["step"] == 0).all()  # 2 + 3 of his numbers
@@ -59,7 +63,7 @@ def test_phase_diagram_marks_the_phases_and_the_critical_line():
             names.LN_CHI1: [np.log(theory.chi1("tanh", w, b)) for w, b, _ in cells],
         }
     )
-    data, _ = theory_plots.plot_phase_diagram(probes, n_curve=3)
+    data, _ = plot_phase_diagram(probes, n_curve=3)
     grid = data[data["kind"] == "grid"].set_index(["sigma_w2", "sigma_b2"])
     # σ_b² = 0: q* = 0 and tanh′(0) = 1, so χ₁ = σ_w²: ordered below 1, chaotic above
     assert grid.loc[(0.5, 0.0), "phase"] == "ordered"
@@ -91,7 +95,7 @@ def test_jacobian_histogram_is_a_density_and_keeps_tiny_values():
         [(rid, 0, 0, i, v) for rid, vals in s.items() for i, v in enumerate(vals)],
         columns=["run_id", *names.SINGULAR_VALUE_COLUMNS],
     )
-    data, _ = theory_plots.plot_jacobian_spectrum(probes, singular, bins=15)
+    data, _ = plot_jacobian_spectrum(probes, singular, bins=15)
     for _, d in data.groupby("probe.init"):
         width = d["bin_hi"] - d["bin_lo"]
         assert float((d["density"] * width).sum()) == pytest.approx(1.0)
@@ -102,6 +106,6 @@ def test_jacobian_histogram_is_a_density_and_keeps_tiny_values():
 
 def test_figures_without_their_runs_say_so():
     with pytest.raises(NoDataError, match="neither a Nielsen chain probe"):
-        theory_plots.plot_exploding(None, None, None, None)
+        plot_exploding(None, None, None, None)
     with pytest.raises(NoDataError, match="there are no probe runs"):
-        theory_plots.plot_measured_vs_predicted(pd.DataFrame(), pd.DataFrame())
+        plot_measured_vs_predicted(pd.DataFrame(), pd.DataFrame())

@@ -120,7 +120,8 @@ def _progress(spec, epoch: int, m: Measurement) -> None:
 def _log_artifacts(client, run_id: str, run_name: str, cfg: Mapping, result) -> None:
     from omegaconf import OmegaConf
 
-    from gradlab.report.plotting import plot_gradient_vs_layer, run_frame
+    from gradlab.report.frames import run_frame
+    from gradlab.report.layer_figures import plot_gradient_vs_layer
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

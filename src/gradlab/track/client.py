@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlsplit, urlunsplit
 
 from gradlab import names
 
@@ -37,19 +37,36 @@ def resolve_tracking_uri(configured: str | None, root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(root)
 
 
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///<path>`` URI, None for any other store.
+
+    ``sqlite:////abs/mlflow.db`` gives ``/abs/mlflow.db``; ``sqlite:///rel.db`` a
+    path relative to the working directory, as SQLAlchemy reads it.
+    """
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return Path(tracking_uri[len(prefix) :])
+
+
 def artifact_location(tracking_uri: str) -> str | None:
     """Absolute artifact root for a new experiment in a local store.
 
     For ``sqlite:///…/mlflow.db`` it is ``…/mlruns`` beside the database, so it
     never depends on the working directory; a tracking server decides its own.
     """
-    parsed = urlparse(tracking_uri)
-    if parsed.scheme == "sqlite":
-        db = Path(tracking_uri[len("sqlite:///") :])
-        return (db.resolve().parent / "mlruns").as_uri()
-    if parsed.scheme in ("", "file"):
-        return None
-    return None
+    db = sqlite_path(tracking_uri)
+    return None if db is None else (db.resolve().parent / "mlruns").as_uri()
+
+
+def redact(tracking_uri: str) -> str:
+    """``tracking_uri`` without a user name or password, fit to print."""
+    parts = urlsplit(tracking_uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return tracking_uri
 
 
 def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
