@@ -128,7 +128,8 @@ def _draw_mean_field(inp: Inputs):
 
 
 def _draw_phase(inp: Inputs):
-    return plot_phase_diagram(inp.runs(names.PRESET_PHASE_DIAGRAM))
+    p = names.PRESET_PHASE_DIAGRAM
+    return plot_phase_diagram(inp.runs(p), inp.optional(lambda: inp.profiles(p)))
 
 
 def _draw_jacobian(inp: Inputs):
@@ -202,7 +203,8 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         "Figure 10. Exploding gradients",
         "Left: Nielsen's construction (w = 100, biases making every z = 0) multiplies the "
         "gradient by 25 per layer.  Right: ReLU above σ_w² = 2 at initialisation, growing by "
-        "√χ₁ per layer towards the input (dashed); ✕ marks runs that overflowed in training.",
+        "√χ₁ per layer towards the input (dashed); ✕ marks, for each run that overflowed in "
+        "training, the layer where a value first overflowed.",
         (names.PRESET_EXPLODING, names.PRESET_MEAN_FIELD),
         _draw_exploding,
         markdown.exploding_text,

@@ -157,7 +157,9 @@ def plot_measured_vs_predicted(
         _draw_case(ax, data[data["case"] == label].sort_values("layer"), OKABE_ITO[i % 7])
     fig.legend(handles=_legend(), loc="outside lower center", ncols=3, fontsize=8)
     fig.suptitle(
-        title or "Measured against predicted E‖δ^l‖² at initialisation (mean-field theory)",
+        title
+        or r"Measured against predicted $E\,\|\delta^l\|^2$ at initialisation "
+        "(mean-field theory)",
         fontsize=11,
     )
     keep = ["case", *CASE_KEYS, "layer", "value", "lo", "hi", "chi1_line", "profile_line"]

@@ -57,8 +57,8 @@ def plot_exploding(
     l, with the exact (w/4)^{L−l} ‖δ^L‖.  Right: the training runs (preset
     ``exploding``) at initialisation, rms_k ‖δ^l_k‖ against layer l with the
     mean-field √χ₁^{L−l} (χ₁ = σ_w²/2 = gain² for ReLU with He weights) from
-    layer L; a ✕ and the legend mark each run that diverged in training, with
-    the SGD step and layer where a value first overflowed.
+    layer L; each run that diverged in training gets a ✕ on its curve at the
+    layer where a value first overflowed and the SGD step and layer in the legend.
 
     Returns
     -------
@@ -93,7 +93,8 @@ def plot_exploding(
 
 
 def _draw_part(ax, d: pd.DataFrame, what: str) -> None:
-    """One panel: each line measured (solid) and predicted (dashed), ✕ on diverged runs."""
+    """One panel: each line measured (solid) and predicted (dashed); a diverged run's ✕ sits
+    on its layer where the overflow appeared (``diverged_layer``), or is left out."""
     ax.set_title(what, fontsize=10)
     ax.set_xlabel(LAYER_AXIS)
     ax.grid(True, which="major", alpha=0.3)
@@ -104,17 +105,16 @@ def _draw_part(ax, d: pd.DataFrame, what: str) -> None:
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         grp = grp.sort_values("layer")
         r = grp.iloc[0]
+        at = grp[grp["layer"] == r["diverged_layer"]]  # where the overflow appeared
         label = line
         if r["diverged"]:
-            label += (
-                f"\n✕ diverged in training: step {format_value(r['diverged_step'])}, "
-                f"layer {format_value(r['diverged_layer'])}"
-            )
+            label += f"\n{'✕ ' if len(at) else ''}diverged in training: step "
+            label += format_value(r["diverged_step"])
+            label += f", layer {format_value(r['diverged_layer'])}" if len(at) else ""
         ax.plot(grp["layer"], positive(grp["value"]), "o-", ms=3.5, color=colour, label=label)
         ax.plot(grp["layer"], positive(grp["predicted"]), "--", color=colour, lw=1)
-        if r["diverged"]:
-            first = grp.iloc[0]
-            ax.plot(first["layer"], first["value"], "x", color="k", ms=10, mew=2)
+        if r["diverged"] and len(at):
+            ax.plot(at["layer"], at["value"], "x", color="k", ms=10, mew=2)
     log_y(ax)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, loc="upper right", framealpha=0.9)

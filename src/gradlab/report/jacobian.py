@@ -52,7 +52,7 @@ def jacobian_summary(probes: pd.DataFrame) -> pd.DataFrame:
 def spectrum_histograms(probes: pd.DataFrame, singular: pd.DataFrame, bins: int) -> pd.DataFrame:
     """One row per depth × init × bin of log10 s: ``bin_lo``, ``bin_hi``, ``count``,
     ``density`` (per unit log10 s; values below 1e-6, zero included, count in the
-    first bin), and the columns of :func:`jacobian_summary`."""
+    first bin), and the columns of :func:`jacobian_summary` and :func:`network_spread`."""
     summary = jacobian_summary(probes)
     singular = require(singular, ("run_id", "s"), "singular values", empty_ok=False)
     meta = probes.set_index("run_id")[[PDEPTH, INIT]]
@@ -79,7 +79,30 @@ def spectrum_histograms(probes: pd.DataFrame, singular: pd.DataFrame, bins: int)
                 }
             )
         )
-    return pd.concat(rows, ignore_index=True).merge(summary, on=[PDEPTH, INIT], how="left")
+    data = pd.concat(rows, ignore_index=True).merge(summary, on=[PDEPTH, INIT], how="left")
+    return data.merge(network_spread(s), on=[PDEPTH, INIT], how="left")
+
+
+def network_spread(singular: pd.DataFrame) -> pd.DataFrame:
+    """E[s²] of every single network, summarised per (depth, init).
+
+    ``singular`` holds ``names.SINGULAR_VALUE_COLUMNS`` plus ``run_id``, depth and
+    init; a network is one (run, member), its E[s²] the mean of s² over its
+    samples and singular values.  Columns: ``n_networks``, ``net_mean_s2_min``,
+    ``net_mean_s2_median``, ``net_mean_s2_max``.
+    """
+    s2 = singular.assign(s2=singular["s"].to_numpy(dtype=float) ** 2)
+    per_net = s2.groupby([PDEPTH, INIT, "run_id", "member"])["s2"].mean().reset_index()
+    return (
+        per_net.groupby([PDEPTH, INIT])["s2"]
+        .agg(
+            n_networks="count",
+            net_mean_s2_min="min",
+            net_mean_s2_median="median",
+            net_mean_s2_max="max",
+        )
+        .reset_index()
+    )
 
 
 def plot_jacobian_spectrum(
