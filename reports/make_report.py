@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     from gradlab.report.build import DEFAULT_EXPERIMENT, SWEEP_ALL
+    from gradlab.track.client import default_tracking_uri
 
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--tracking-uri",
-        default=os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT / 'mlflow.db'}",
+        default=os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(ROOT),
         help="MLflow store to read ($MLFLOW_TRACKING_URI if set, else the project's mlflow.db)",
     )
     p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")

@@ -14,3 +14,11 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 def fresh_store(tmp_path):
     """A tracking URI for an MLflow store that does not exist yet."""
     return f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory):
+    """A small training store written once by gradlab.jobs.train.run (tests/recorded.py)."""
+    from recorded import record
+
+    return record(tmp_path_factory.mktemp("recorded"))

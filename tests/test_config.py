@@ -131,7 +131,7 @@ def test_shared_groups_are_found_from_a_conf_anywhere(tmp_path, monkeypatch):
 
 # ---- one-line messages: a bad value per kind of key, an unknown key ------------------
 
-ACTIVATION_LIST = "sigmoid, tanh, relu, leaky_relu, linear, softplus, selu"  # conf/train/config.yaml
+ACTIVATION_LIST = "sigmoid, tanh, relu, leaky_relu, linear, softplus, selu"
 MODEL_KEYS = "depth, width, activation, output_activation, init, gain, bias_std, dtype"
 
 

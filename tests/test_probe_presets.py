@@ -195,7 +195,7 @@ def test_exploding_runs_finish_and_are_marked_diverged(store):
 
 
 def test_report_draws_the_theory_figures_from_the_logged_values(store, tmp_path):
-    from gradlab.report.theory_sections import THEORY_FIGURE_NAMES
+    from gradlab.report.catalog import THEORY_FIGURE_NAMES
 
     client = client_for(store)
     paths = report.make_report(store, "gradlab", None, tmp_path)

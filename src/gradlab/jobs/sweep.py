@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gradlab import names
 from gradlab.track import client as tracking
+from gradlab.track.read import children, latest_per_point, tally
 from gradlab.track.record import SweepContext
 
 log = logging.getLogger(__name__)
@@ -82,47 +83,6 @@ def sweep_id_of(config: DictConfig) -> str:
     blob = json.dumps({"overrides": _sweep_overrides(config), "base": base}, sort_keys=True,
                       default=str)  # fmt: skip
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def children(client, experiment_id: str, parent_run_id: str) -> list:
-    """Every run nested under ``parent_run_id`` (all pages)."""
-    out, token = [], None
-    while True:
-        page = tracking.with_retry(
-            client.search_runs,
-            [experiment_id],
-            filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
-            max_results=1000,
-            page_token=token,
-        )
-        out.extend(page)
-        token = page.token
-        if not token:
-            return out
-
-
-def latest_per_point(runs: list) -> list:
-    """The newest run of each sweep point (config hash): a resumed sweep's retries
-    supersede the failed or killed attempts before them."""
-    newest: dict[str, Any] = {}
-    for r in runs:
-        key = r.data.tags.get(names.TAG_CONFIG_HASH, r.info.run_id)
-        if key not in newest or r.info.start_time > newest[key].info.start_time:
-            newest[key] = r
-    return list(newest.values())
-
-
-def tally(runs: list) -> dict[str, int]:
-    """Counts of the latest run per point: finished (ok), diverged, failed, killed, running."""
-    counts = {"finished": 0, "diverged": 0, "failed": 0, "killed": 0, "running": 0}
-    for r in latest_per_point(runs):
-        status = r.info.status
-        if status == "FINISHED":
-            key = "diverged" if r.data.tags.get(names.TAG_STATUS) == "diverged" else "finished"
-        else:
-            key = {"FAILED": "failed", "KILLED": "killed"}.get(status, "running")
-        counts[key] += 1
-    return counts
 
 
 def read_sweep_context(hydra_cfg) -> tuple[SweepContext, dict[str, Any]] | None:

@@ -7,6 +7,12 @@ re-exported here so that ``from gradlab import theory; theory.chi1(...)`` reads
 like the papers.
 """
 
+from gradlab.theory.criticality import (
+    critical_curve,
+    mlp_chi1,
+    phase_of,
+    predicted_norm_from_output,
+)
 from gradlab.theory.depth_scales import (
     bivariate_expectation,
     c_star,
@@ -41,14 +47,18 @@ __all__ = [
     "chi_c",
     "chi_profile",
     "correlation_map",
+    "critical_curve",
     "critical_sigma_w2",
     "depth_scale",
     "gaussian_expectation",
     "length_map",
     "length_map_slope",
     "length_profile",
+    "mlp_chi1",
+    "phase_of",
     "predicted_delta_sq",
     "predicted_delta_sq_profile",
+    "predicted_norm_from_output",
     "q_star",
     "sigma_w2_of",
     "sigmoid_bound",

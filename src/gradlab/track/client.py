@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from gradlab import names
 from gradlab.track import ui
@@ -58,6 +59,16 @@ def artifact_location(tracking_uri: str) -> str | None:
     """
     db = sqlite_path(tracking_uri)
     return None if db is None else (db.resolve().parent / "mlruns").as_uri()
+
+
+def redact(tracking_uri: str) -> str:
+    """``tracking_uri`` without a user name or password, fit to print."""
+    parts = urlsplit(tracking_uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+    return tracking_uri
 
 
 def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
