@@ -239,6 +239,16 @@ def test_a_group_given_a_plain_value_is_named():
             "experiment=nielsen_ch5 is not allowed; choose one of: jacobian_spectrum, "
             "phase_diagram, probe_mean_field (conf/probe/experiment/)",
         ),
+        (
+            "train",
+            ["model=transformer"],
+            "model=transformer is not allowed; choose one of: mlp (conf/train/model/)",
+        ),
+        (
+            "train",
+            ["-m", "data=digits,mnist"],
+            "data=mnist is not allowed; choose one of: digits, gaussian (conf/data/)",
+        ),
     ],
 )
 def test_command_line_names_what_exists(entry, overrides, message):

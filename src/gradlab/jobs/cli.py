@@ -19,7 +19,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab.errors import ConfigError
-from gradlab.jobs.config import PRESET_GROUP, compose, presets, shared_conf_arg
+from gradlab.jobs.config import compose, group_choices, shared_conf_arg
 from gradlab.jobs.signals import interrupt_handler
 from gradlab.jobs.sweep import read_sweep_context
 from gradlab.jobs.train import run
@@ -61,7 +61,7 @@ def check_override_keys(overrides: list[str], conf: Path, entry: str) -> None:
     deletions, Hydra's own keys and group choices (``hydra/launcher=joblib``)
     are left to Hydra.
     """
-    _check_presets(overrides, conf, entry)
+    _check_group_choices(overrides, conf, entry)
     plain = [o for o in overrides if "=" in o and not o.startswith(("+", "~", "-"))]
     plain = [o for o in plain if not o.startswith("hydra") and "/" not in o.split("=")[0]]
     if not plain:
@@ -78,18 +78,21 @@ def check_override_keys(overrides: list[str], conf: Path, entry: str) -> None:
             node, path = node[part], [*path, part]
 
 
-def _check_presets(overrides: list[str], conf: Path, entry: str) -> None:
-    """``+experiment=NAME`` (or a sweep ``NAME,NAME``) must name presets of this entry point."""
-    known = presets(conf, entry)
+def _check_group_choices(overrides: list[str], conf: Path, entry: str) -> None:
+    """``GROUP=NAME`` (``model=rnn``, ``data=gaussian``, ``+experiment=NAME``, or a sweep
+    ``NAME,NAME``) must name options the entry point has (see ``group_choices``)."""
+    groups = group_choices(conf, entry)
     for o in overrides:
         key, _, value = o.partition("=")
-        if key.lstrip("+") != PRESET_GROUP or not re.fullmatch(r"[\w-]+(,[\w-]+)*", value):
+        group = key.lstrip("+")
+        if group not in groups or not re.fullmatch(r"[\w-]+(,[\w-]+)*", value):
             continue
+        folder, options = groups[group]
         for name in value.split(","):
-            if name not in known:
+            if name not in options:
                 raise ConfigError(
-                    f"{PRESET_GROUP}={name} is not allowed; choose one of: {', '.join(known)} "
-                    f"(conf/{entry}/{PRESET_GROUP}/)"
+                    f"{group}={name} is not allowed; choose one of: "
+                    f"{', '.join(options) or '(none)'} ({folder}/)"
                 )
 
 

@@ -70,7 +70,26 @@ def with_shared_conf(overrides: Iterable[str], conf: Path) -> list[str]:
 
 def presets(conf: Path, entry: str) -> list[str]:
     """The ``+experiment=NAME`` presets of an entry point, sorted."""
-    return sorted(p.stem for p in (Path(conf) / entry / PRESET_GROUP).glob("*.yaml"))
+    return group_choices(conf, entry)[PRESET_GROUP][1]
+
+
+#: Config groups of conf/ shared by the entry points (hydra/ is Hydra's own).
+SHARED_GROUPS = ("data", "mlflow", "runtime")
+
+
+def group_choices(conf: Path, entry: str) -> dict[str, tuple[str, list[str]]]:
+    """Every config group an entry point can choose from (``model=rnn``, ``data=gaussian``,
+    ``+experiment=NAME``): its folder (``conf/train/model``) and its options, sorted.
+    The groups are the folders of conf/<entry>/ and the shared ones of conf/."""
+    conf = Path(conf)
+    folders = [d for d in sorted((conf / entry).iterdir()) if d.is_dir()]
+    folders += [conf / g for g in SHARED_GROUPS if (conf / g).is_dir()]
+    choices = {
+        d.name: (f"conf/{d.relative_to(conf).as_posix()}", sorted(p.stem for p in d.glob("*.yaml")))
+        for d in folders
+    }
+    choices.setdefault(PRESET_GROUP, (f"conf/{entry}/{PRESET_GROUP}", []))
+    return choices
 
 
 def compose(
