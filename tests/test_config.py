@@ -247,7 +247,7 @@ def test_a_group_given_a_plain_value_is_named():
         (
             "train",
             ["-m", "data=digits,mnist"],
-            "data=mnist is not allowed; choose one of: digits, gaussian (conf/data/)",
+            "data=mnist is not allowed; choose one of: digits, gaussian, mnist1d (conf/data/)",
         ),
     ],
 )
