@@ -9,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run ui test lint lock clean docs report bench
+.PHONY: install run ui ui-check test lint lock clean docs report bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,11 +36,18 @@ run: install
 	$(BIN)/python experiments/probe.py -m +experiment=phase_diagram
 	$(BIN)/python experiments/probe.py -m +experiment=jacobian_spectrum
 	$(BIN)/python reports/make_report.py
-	@echo "Runs: $(CURDIR)/mlflow.db ('make ui', then http://127.0.0.1:5000). Figures: reports/index.md"
+	@echo "Runs: $(CURDIR)/mlflow.db ('make ui' prints the URL to open). Report: reports/index.html"
 
-# The MLflow UI on the default store, on this machine only.
+# The MLflow UI on the default store, on this machine only; prints the URL that opens the
+# runs in the Model training view with the gradient-against-layer charts first.
 ui: install
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/python experiments/ui.py
+
+# The newcomer's path (a small sweep, make ui's URL, the profile charts, a run's figure,
+# reports/index.html) in headless Chromium; screenshots in reports/ui/.  Needs Debian's
+# chromium package (apt-get install chromium); Playwright never downloads a browser.
+ui-check: install
+	$(BIN)/python experiments/ui_check.py
 
 # Regenerate reports/figures/ and reports/index.md from the latest sweep in ./mlflow.db
 # ($MLFLOW_TRACKING_URI if set); other sweeps and stores: reports/make_report.py --help.

@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     from gradlab.report.build import ReportError, make_report
 
     try:
-        paths = make_report(args.tracking_uri, args.experiment, args.sweep, args.out, args.filter)
+        paths = make_report(
+            args.tracking_uri, args.experiment, args.sweep, args.out, args.filter, root=ROOT
+        )
     except (ReportError, ValueError, OSError, MlflowException) as err:
         message = (err.message if isinstance(err, MlflowException) else str(err)).strip()
         first = message.splitlines()[0] if message else type(err).__name__
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     figures = sum(path.suffix == ".png" for path in paths)
     print(f"wrote {figures} figures (PNG, SVG, CSV) to {args.out / 'figures'}")
-    print(f"open {args.out / 'index.md'}")
+    print(f"open {args.out / 'index.html'} in a browser ({args.out / 'index.md'} on a Git host)")
     return 0
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from gradlab.report import markdown
 from gradlab.report.catalog import FIGURE_NAMES, FIGURES, THEORY_FIGURE_NAMES, THEORY_FIGURES
 from gradlab.report.frames import NoDataError
+from gradlab.report.html import index_html
 from gradlab.report.load import (
     DEFAULT_EXPERIMENT,
     SWEEP_ALL,
@@ -31,7 +32,7 @@ from gradlab.report.load import (
     open_store,
 )
 from gradlab.report.presets import Inputs, PresetSweep, load_theory
-from gradlab.track.client import redact
+from gradlab.track.client import redact, store_label
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
@@ -55,8 +56,12 @@ def make_report(
     sweep: str | None = None,
     out_dir: str | Path = "reports",
     filter: str | None = None,
+    root: str | Path | None = None,
 ) -> list[Path]:
-    """Regenerate every figure and ``index.md`` from the runs MLflow recorded.
+    """Regenerate every figure, ``index.md`` and ``index.html`` from the runs MLflow recorded.
+
+    ``root``: the repository; a SQLite store inside it is named by its relative
+    path in the report (:func:`gradlab.track.client.store_label`).
 
     Figures the data do not allow (e.g. no run has its history table) are left
     out with the reason in ``index.md``; their old files are removed so that
@@ -79,6 +84,7 @@ def make_report(
         to report on (nothing is written).
     """
     client = open_store(tracking_uri)
+    store = store_label(tracking_uri, None if root is None else Path(root))
     theory = load_theory(client, experiment_id(client, experiment, tracking_uri))
     try:
         runs = load_runs(tracking_uri, experiment, sweep, filter)
@@ -86,7 +92,7 @@ def make_report(
         if not any(theory.values()):
             raise
         runs, history = None, None
-        head = markdown.no_training_text(str(err), experiment, tracking_uri)
+        head = markdown.no_training_text(str(err), experiment, store)
     else:
         history = load_history(client, runs)
     out = Path(out_dir)
@@ -96,10 +102,12 @@ def make_report(
     more, theory_sections = _theory_sections(client, theory, fig_dir)
     if runs is not None:
         sweep_info = runs.attrs["sweep"]
-        head = markdown.index_text(runs, history, sweep_info, experiment, tracking_uri, sections)
-    index = out / "index.md"
-    index.write_text(head + markdown.theory_text(theory_sections))
-    return [*written, *more, index]
+        head = markdown.index_text(runs, history, sweep_info, experiment, store, sections)
+    text = head + markdown.theory_text(theory_sections)
+    index, page = out / "index.md", out / "index.html"
+    index.write_text(text)
+    page.write_text(index_html(text))
+    return [*written, *more, index, page]
 
 
 def _save(fig, data: pd.DataFrame, fig_dir: Path, name: str) -> list[Path]:

@@ -24,7 +24,6 @@ from gradlab.report.frames import (
 from gradlab.report.load import SWEEP_ALL, Sweep
 from gradlab.report.nielsen import NIELSEN_SOURCE
 from gradlab.theory.criticality import CRITICAL_TOLERANCE
-from gradlab.track.client import redact
 
 
 def md(text) -> str:
@@ -63,11 +62,11 @@ def summary_table(runs: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def no_training_text(reason: str, experiment, tracking_uri) -> str:
+def no_training_text(reason: str, experiment, store: str) -> str:
     """The header of ``index.md`` when figures 1–5 have no training sweep to show."""
     return (
         "# gradlab report\n\n"
-        f"Experiment `{md(experiment)}` at `{md(redact(tracking_uri))}`.  \n"
+        f"Experiment `{md(experiment)}` in {md(store)}.  \n"
         f"Figures 1–5 are not drawn: {md(reason)}.\n"
     )
 
@@ -83,7 +82,7 @@ def theory_text(sections: list[str]) -> str:
     )
 
 
-def index_text(runs, history, sweep: Sweep, experiment, tracking_uri, sections) -> str:
+def index_text(runs, history, sweep: Sweep, experiment, store: str, sections) -> str:
     """``index.md`` down to figure 5: the header, notes on partial runs, ``sections`` of
     figures 1–4, then the sweep summary table."""
     n = len(runs)
@@ -115,7 +114,7 @@ def index_text(runs, history, sweep: Sweep, experiment, tracking_uri, sections) 
     head = (
         "# gradlab report\n\n"
         f"Runs: {sweep.label}, {n} training run{'s' if n != 1 else ''} of experiment "
-        f"`{md(experiment)}` at `{md(redact(tracking_uri))}`, {sweep.date}.  \n"
+        f"`{md(experiment)}` in {md(store)}, {sweep.date}.  \n"
         f"Regenerate with `make report` (latest sweep) or "
         f"`python reports/make_report.py{md(sweep_arg)}`.\n"
     )

@@ -71,6 +71,21 @@ def redact(tracking_uri: str) -> str:
     return tracking_uri
 
 
+def store_label(tracking_uri: str, root: Path | None = None) -> str:
+    """How a report names its store: a SQLite file inside ``root`` by its path relative
+    to ``root`` ("`mlflow.db` of this repository"), so a committed report names no
+    folder of the machine that made it; any other store by its redacted URI."""
+    db = sqlite_path(tracking_uri)
+    if db is not None and root is not None:
+        try:
+            relative = db.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            pass
+        else:
+            return f"`{relative.as_posix()}` of this repository"
+    return f"`{redact(tracking_uri)}`"
+
+
 def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
     """Call ``fn``, retrying SQLite lock contention with exponential back-off."""
     delay = 0.05
