@@ -169,7 +169,7 @@ def _sweep(uri: str, tmp: str, overrides: list[str], launcher: list[str]) -> flo
 
 def _sweep_points(overrides: list[str]) -> int:
     """Jobs of ``train.py -m overrides``: the preset's sweep, command-line values first."""
-    params = dict(compose_config_sweep(overrides))
+    params = compose_config_sweep([o for o in overrides if o.startswith("+")])
     for o in overrides:
         key, _, value = o.partition("=")
         if not key.startswith("+") and "/" not in key:
@@ -178,7 +178,7 @@ def _sweep_points(overrides: list[str]) -> int:
 
 
 def compose_config_sweep(overrides: list[str]) -> dict[str, str]:
-    """The ``hydra.sweeper.params`` that ``overrides`` compose (a preset's sweep)."""
+    """The ``hydra.sweeper.params`` that ``overrides`` (presets, no sweeps) compose."""
     from gradlab.jobs.config import compose
 
     cfg = compose(ROOT / "conf", "train", overrides, hydra=True)
