@@ -95,7 +95,7 @@ def test_report_writes_every_figure_and_index(made, store):
             assert min(png.info["dpi"]) >= 199.5  # print resolution (PNG stores dots per metre)
         assert imread(figures / f"{name}.png").shape[0] > 800
     assert all(p.resolve().is_relative_to(out.resolve()) for p in paths)
-    assert len(paths) == 3 * len(FIGURE_NAMES) + 1
+    assert len(paths) == 3 * len(FIGURE_NAMES) + 2  # + index.md and index.html
     index = (out / "index.md").read_text()
     for name in FIGURE_NAMES:
         assert f"](figures/{name}.png)" in index
@@ -171,6 +171,7 @@ def test_sweep_without_history_draws_what_it_can_and_removes_stale_files(store, 
         "vanishing_vs_depth.svg",
         "vanishing_vs_depth.csv",
         "index.md",
+        "index.html",
     }
     assert not (stale / "gradient_vs_layer.png").exists()
     index = (tmp_path / "index.md").read_text()

@@ -64,7 +64,9 @@ FIGURES: tuple[FigureSpec, ...] = (
         "Figure 1. Gradient magnitude against layer",
         "‖∇b^l‖ on a log axis against layer l, per activation (with its natural init), one "
         "line per depth, at initialisation and after training; dashed: the rigorous bound "
-        "‖δ^L‖ Π sup|φ′| ‖W^k‖₂, dotted: the (1/4)^{L−l} sigmoid heuristic; ✕ = diverged.",
+        "rms_k‖δ^L_k‖ Π_{m>l} sup|φ′| ‖W^m‖₂ (rms over the probe batch); dotted: Nielsen's "
+        "(1/4)^{L−l} heuristic for the sigmoid, a reference slope and not a bound (points may "
+        "lie above it); ✕ = diverged.",
         _natural,
         plot_gradient_vs_layer,
     ),

@@ -32,8 +32,11 @@ from gradlab.report.frames import (
 from gradlab.report.layer_data import layer_profiles
 from gradlab.report.style import YLABELS, log_y, new_figure, positive, wrap
 
-_BOUND_LABEL = r"rigorous bound $\|\delta^L\|\prod_{k>l}\mathrm{sup}|\varphi'|\,\|W^k\|_2$ (dashed)"
-_ENVELOPE_LABEL = r"sigmoid heuristic $(1/4)^{L-l}\,\|\nabla b^L\|$ (dotted)"
+_BOUND_LABEL = (
+    r"rigorous bound $\mathrm{rms}_k\|\delta^L_k\|\,\prod_{m>l}\mathrm{sup}|\varphi'|\,"
+    r"\|W^m\|_2$ (dashed)"
+)
+_ENVELOPE_LABEL = r"Nielsen's sigmoid heuristic $(1/4)^{L-l}\,\|\nabla b^L\|$ (dotted, not a bound)"
 
 
 def _phase_text(phase: str, data: pd.DataFrame, history: pd.DataFrame) -> str:
@@ -204,9 +207,10 @@ def plot_gradient_vs_layer(
     One panel per activation (columns) and per phase (rows: at initialisation,
     after training); one line per ``line_by`` value (depth or init).  Each line
     is the median over seeds with a min–max (or IQR) band, the rigorous bound
-    ‖δ^L‖ Π_{k>l} sup|φ′|‖W^k‖₂ (history column ``bound``, dashed, same colour)
-    and, for the sigmoid, the notes' heuristic envelope (1/4)^{L−l} anchored at
-    the measured value of the output layer L (dotted).  Since
+    rms_k ‖δ^L_k‖ Π_{m>l} sup|φ′|‖W^m‖₂ (history column ``bound``, dashed, same
+    colour) and, for the sigmoid, Nielsen's (ch. 5) heuristic envelope (1/4)^{L−l}
+    anchored at the measured value of the output layer L (dotted): a reference
+    slope, not a bound, since ‖W^l‖₂ > 1 at the usual inits.  Since
     ‖∇b^l‖ = ‖(1/n)Σ_k δ^l_k‖ ≤ rms_k ‖δ^l_k‖ ≤ bound^l for every run, and the
     median is monotone, the median bound is never below the median curve.
     Diverged runs are drawn one by one at their last finite profile with ✕

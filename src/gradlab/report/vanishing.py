@@ -86,8 +86,9 @@ def plot_vanishing_vs_depth(
 
     One line per activation × init (colour = activation, line style and marker
     = init), median over seeds with a min–max (or IQR) band, on a log axis,
-    with the reference (1/4)^{depth}: the product of depth sigmoid factors
-    σ′ ≤ 1/4 between layer L and layer 1 when ‖W^l‖₂ ≈ 1 (notes, eq. 4).
+    with the reference (1/4)^{depth}: Nielsen's (ch. 5) heuristic, the product of
+    depth sigmoid factors σ′ ≤ 1/4 if every ‖W^l‖₂ were 1; at the usual inits
+    ‖W^l‖₂ ≈ 1.5–2, so it is a reference slope, not a bound.
     Set-ups with a run that later diverged get a black ✕ over their point.
 
     Returns
