@@ -58,8 +58,10 @@ docs: install
 bench: install
 	$(BIN)/python experiments/benchmark.py
 
+# ruff, then the layer and no-cycle contracts of [tool.importlinter] in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest
