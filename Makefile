@@ -78,4 +78,4 @@ lock:
 	@echo "constraints.txt updated; run 'make test' and commit it"
 
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -37,7 +37,9 @@ def import_graph():
     """gradlab and the scripts, with a script's ``import sibling`` pointed at the sibling."""
     sys.path.insert(0, str(ROOT))
     try:
-        graph = grimp.build_graph("gradlab", *SCRIPTS, include_external_packages=True)
+        graph = grimp.build_graph(
+            "gradlab", *SCRIPTS, include_external_packages=True, cache_dir=None
+        )
     finally:
         sys.path.remove(str(ROOT))
     for folder in SCRIPTS:
