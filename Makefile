@@ -65,8 +65,10 @@ docs: install
 bench: install
 	$(BIN)/python experiments/benchmark.py
 
+# ruff, then the layer and no-cycle contracts of [tool.importlinter] in pyproject.toml.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest
@@ -83,4 +85,4 @@ lock:
 	@echo "constraints.txt updated; run 'make test' and commit it"
 
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache
+	rm -rf $(VENV) outputs multirun .pytest_cache .ruff_cache .import_linter_cache .grimp_cache

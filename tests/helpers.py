@@ -52,6 +52,11 @@ def train_cfg(**overrides) -> dict:
 
 FAST = ["train.epochs=1", "train.log_every=60", "model.width=16"]
 
+#: The basic-launcher sweep that end-to-end tests compare other launchers with (the
+#: ``basic_sweep`` fixture runs it once): two points that finish and one,
+#: model.depth=0, that validation rejects.
+BASIC_SWEEP = ["-m", "model.depth=1,3,0", *FAST]
+
 
 def train_py(*args, tmp_path, env=None):
     cmd = [sys.executable, str(ROOT / "experiments" / "train.py"), *args,
@@ -69,9 +74,11 @@ def sweep_runs(uri):
     return client, parents, kids
 
 
-def check_sweep(uri, n_jobs):
-    """Every child FINISHED under one parent, with names, profiles and history as documented."""
-    client, parents, kids = sweep_runs(uri)
+def check_sweep(uri, n_jobs, kids=None):
+    """Every child (or each of ``kids``) FINISHED under one parent, with names, profiles
+    and history as documented."""
+    client, parents, all_kids = sweep_runs(uri)
+    kids = all_kids if kids is None else kids
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0]
     assert len(kids) == n_jobs
@@ -98,3 +105,19 @@ def check_sweep(uri, n_jobs):
 
 def metric_values(kids):
     return {r.info.run_name: r.data.metrics for r in kids}
+
+
+def assert_same_values(reference_uri, kids):
+    """Every FINISHED run of the sweep at ``reference_uri`` has a namesake among ``kids``
+    that logged exactly the same metrics (wall time aside)."""
+    finished = [r for r in sweep_runs(reference_uri)[2] if r.info.status == "FINISHED"]
+    reference = metric_values(finished)
+    matched = 0
+    for name, metrics in metric_values(kids).items():
+        if name not in reference:
+            continue
+        matched += 1
+        for key, value in reference[name].items():
+            if key != names.TRAIN_SECONDS:
+                assert metrics[key] == value, (name, key)
+    assert matched == len(reference), (sorted(reference), sorted(metric_values(kids)))

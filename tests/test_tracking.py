@@ -1,7 +1,9 @@
 """One training job recorded in MLflow: names, values, artifacts, and its end states."""
 
 import io
+import shutil
 import signal
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,18 @@ from gradlab.track.record import SweepContext
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+def store(tmp_path_factory, migrated_db):
+    db = tmp_path_factory.mktemp("store") / "mlflow.db"
+    shutil.copyfile(migrated_db, db)
+    return f"sqlite:///{db}"
+
+
+def head_commit(root):
+    """HEAD of the checkout at ``root`` as ``git log`` shows it; None outside a checkout."""
+    out = subprocess.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%H"], capture_output=True, text=True
+    )
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def cfg_for(store, **overrides):
@@ -52,7 +64,8 @@ def test_run_records_everything(store):
     assert r.data.tags[names.TAG_CONFIG_HASH] == config_hash(cfg)
     assert r.data.tags[names.TAG_STATUS] == names.STATUS_OK
     assert r.data.tags[names.TAG_VERSION]
-    assert len(r.data.tags[names.TAG_GIT_COMMIT]) == 40  # the tests run in a checkout
+    # a checkout names its commit; a source tarball has none to name
+    assert r.data.tags.get(names.TAG_GIT_COMMIT) == head_commit(ROOT)
     key, value = names.EXPERIMENT_KIND_TAG  # opens in MLflow's "Model training" view
     assert client.get_experiment(r.info.experiment_id).tags[key] == value
 
@@ -87,6 +100,15 @@ def test_run_records_everything(store):
     png = client.download_artifacts(out["run_id"], names.ARTIFACT_FIGURE)
     with open(png, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_outside_a_git_checkout_the_run_has_no_commit_tag(store, tmp_path, monkeypatch):
+    # a source tarball unpacked here: git must not find a repository above tmp_path
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    out = experiment.run(cfg_for(store, seed=4), tmp_path)
+    r = client_for(store).get_run(out["run_id"])
+    assert r.info.status == "FINISHED"
+    assert names.TAG_GIT_COMMIT not in r.data.tags
 
 
 def test_finished_point_is_skipped_unless_forced(store):
@@ -167,6 +189,29 @@ def test_interrupt_marks_run_killed_and_keeps_what_was_logged(store, monkeypatch
     assert r.info.status == "KILLED"
     hist = client_for(store).get_metric_history(r.info.run_id, names.layer_metric("bound", 1))
     assert sorted(m.step for m in hist) == [0, 50]  # both logged steps survived
+
+
+def test_a_resumed_sweep_reruns_its_killed_point_once(store, monkeypatch):
+    cfg = cfg_for(store, seed=9)
+    client = client_for(store)
+    exp_id = client.get_experiment_by_name("gradlab").experiment_id
+    parent = client.create_run(exp_id, run_name="sweep-r", tags={names.TAG_KIND: "sweep"})
+    sweep = SweepContext(parent.info.run_id, "sweep-r")
+    real_train = experiment.train
+
+    def interrupted(spec, data, rng, on_measure, on_epoch):
+        raise KeyboardInterrupt  # Ctrl-C before the first step
+
+    monkeypatch.setattr(experiment, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        experiment.run(cfg, ROOT, sweep)
+    monkeypatch.setattr(experiment, "train", real_train)
+    resumed = experiment.run(cfg, ROOT, sweep)  # the same point of the same sweep
+    again = experiment.run(cfg, ROOT, sweep)
+    assert resumed["status"] == "FINISHED"
+    assert again["status"] == "SKIPPED" and again["run_id"] == resumed["run_id"]
+    runs = [r for r in all_runs(store) if r.data.params.get("seed") == "9"]
+    assert sorted(r.info.status for r in runs) == ["FINISHED", "KILLED"]
 
 
 def test_a_signal_swallowed_by_a_finaliser_still_stops_the_run(store, monkeypatch):
