@@ -14,6 +14,10 @@ row as in :mod:`gradlab.engine.backprop`; every equation appears transposed
 (row vectors).  The notes number steps t = 1..T; Python index ``t - 1`` holds
 step t.  Internally the networks work time-major, (T, n, ·), so that each step's
 slice is contiguous; the traces they return are (n, T, ·) views of those arrays.
+
+The loops over time evaluate the sigmoid and tanh with their derivatives in
+place (:func:`sigmoid_into`, :func:`tanh_into`): at one step's (n, H) or
+(n, 4H) sizes, fresh arrays and copies cost as much as the arithmetic.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradlab.engine.activations import ACTIVATIONS, Activation
 from gradlab.engine.init import INITS
 from gradlab.engine.network import resolve_dtype
 from gradlab.errors import check_array, check_choice, check_number
@@ -32,6 +37,50 @@ Array = np.ndarray
 
 #: Where the cost is taken: on ŷ_T only, or averaged over every step t = 1..T.
 OUTPUTS = ("last", "all")
+
+#: z above which e^z is held at e^708: σ′(708) ≈ 3.3e−308 is the last value in the
+#: normal range (DBL_MIN ≈ 2.2e−308), and e^{709.8} overflows.
+SIGMOID_CLIP = 708.0
+
+
+def sigmoid_into(z: Array, value: Array, prime: Array) -> None:
+    """σ(z) into ``value`` and σ′(z) into ``prime``, in place; ``prime`` may be ``z`` itself.
+
+    With E = e^z and s = 1/(1 + E) = σ(−z): σ(z) = E·s and σ′(z) = σ(z)σ(−z)
+    (the activations module's σ′ = e^{−|z|}/(1 + e^{−|z|})², rearranged).  Every
+    factor is positive, so both keep full relative accuracy for tiny values
+    (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).  z is clipped at :data:`SIGMOID_CLIP`, so
+    E stays finite: above it σ(z) = 1 exactly and σ′ is reported as σ′(708)
+    ≈ 3.3e−308 where the true value is smaller still.
+    """
+    np.minimum(z, SIGMOID_CLIP, out=value)
+    np.exp(value, out=value)  # E
+    np.add(value, 1.0, out=prime)  # z is read for the last time above
+    np.reciprocal(prime, out=prime)  # σ(−z)
+    value *= prime  # σ(z) = E σ(−z)
+    prime *= value  # σ′(z) = σ(z) σ(−z)
+
+
+def tanh_into(z: Array, value: Array, prime: Array) -> None:
+    """tanh(z) into ``value`` and tanh′(z) = sech²(z) = 1/cosh²(z) into ``prime``, in place.
+
+    ``prime`` may be ``z`` itself.  sech² keeps tiny values (tanh′(20) ≈ 1.7e−17,
+    where 1 − tanh² rounds to 0); cosh overflows to ∞ for |z| > 710, which gives
+    the correct limit 0.
+    """
+    np.tanh(z, out=value)
+    with np.errstate(over="ignore"):
+        np.cosh(z, out=prime)
+    np.reciprocal(prime, out=prime)
+    np.square(prime, out=prime)
+
+
+#: Activations whose (φ, φ′) the loops over time compute in place; others go through
+#: ``Activation.value_and_prime`` and a copy.
+IN_PLACE: dict[Activation, Callable[[Array, Array, Array], None]] = {
+    ACTIVATIONS["sigmoid"]: sigmoid_into,
+    ACTIVATIONS["tanh"]: tanh_into,
+}
 
 
 def _quadratic(y_hat: Array, y: Array) -> tuple[Array, Array]:
