@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gradlab
-from gradlab.engine.recurrent import SIGMOID_CLIP, sigmoid_into, tanh_into
+from gradlab.engine.recurrent import sigmoid_clip, sigmoid_into, tanh_into
 
 Z = np.concatenate(
     [np.linspace(-60, 60, 2401), [-800.0, -745.0, -700.0, -40.0, -1e-300, 0.0, 1e-300, 40.0, 700.0]]
@@ -43,13 +43,17 @@ def test_sigmoid_into_matches_the_definition_to_rounding(alias):
     assert prime[Z == 40.0][0] == pytest.approx(np.exp(-40.0), rel=1e-15)
 
 
-def test_sigmoid_into_holds_the_derivative_above_the_clip():
-    z = np.array([SIGMOID_CLIP, 709.0, 800.0, 1e300, np.inf])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_into_holds_the_derivative_above_the_clip(dtype):
+    clip = sigmoid_clip(dtype)
+    assert clip == {np.float64: 708.0, np.float32: 87.0}[dtype]
+    z = np.array([clip, clip + 1.5, 800.0, np.finfo(dtype).max, np.inf], dtype=dtype)
     value, prime = _run(sigmoid_into, z, alias=False)
+    assert value.dtype == prime.dtype == dtype
     assert np.all(value == 1.0)
-    edge = np.exp(-SIGMOID_CLIP) / (1.0 + np.exp(-SIGMOID_CLIP)) ** 2
-    np.testing.assert_allclose(prime, edge, rtol=1e-15)
-    assert edge > np.finfo(np.float64).tiny  # still a normal number
+    edge = np.exp(-clip) / (1.0 + np.exp(-clip)) ** 2  # in float64
+    np.testing.assert_allclose(prime, edge, rtol=10 * np.finfo(dtype).eps)
+    assert edge > np.finfo(dtype).tiny  # still a normal number of the dtype
 
 
 @pytest.mark.parametrize("alias", [False, True])

@@ -38,9 +38,17 @@ Array = np.ndarray
 #: Where the cost is taken: on ŷ_T only, or averaged over every step t = 1..T.
 OUTPUTS = ("last", "all")
 
-#: z above which e^z is held at e^708: σ′(708) ≈ 3.3e−308 is the last value in the
-#: normal range (DBL_MIN ≈ 2.2e−308), and e^{709.8} overflows.
-SIGMOID_CLIP = 708.0
+
+def sigmoid_clip(dtype) -> float:
+    """z above which :func:`sigmoid_into` holds e^z at e^clip: ⌊−ln(smallest normal)⌋.
+
+    708 in float64 (σ′(708) ≈ 3.3e−308 is still normal; e^{709.8} overflows) and
+    87 in float32 (σ′(87) ≈ 1.6e−38; e^{88.8} overflows).
+    """
+    return float(np.floor(-np.log(np.finfo(dtype).tiny)))
+
+
+_CLIPS = {np.dtype(dt): sigmoid_clip(dt) for dt in (np.float64, np.float32)}
 
 
 def sigmoid_into(z: Array, value: Array, prime: Array) -> None:
@@ -49,11 +57,11 @@ def sigmoid_into(z: Array, value: Array, prime: Array) -> None:
     With E = e^z and s = 1/(1 + E) = σ(−z): σ(z) = E·s and σ′(z) = σ(z)σ(−z)
     (the activations module's σ′ = e^{−|z|}/(1 + e^{−|z|})², rearranged).  Every
     factor is positive, so both keep full relative accuracy for tiny values
-    (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).  z is clipped at :data:`SIGMOID_CLIP`, so
-    E stays finite: above it σ(z) = 1 exactly and σ′ is reported as σ′(708)
-    ≈ 3.3e−308 where the true value is smaller still.
+    (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).  z is clipped at :func:`sigmoid_clip` so
+    that E stays finite: above it σ(z) = 1 exactly and σ′ is reported as σ′(clip),
+    the smallest normal-range value, where the true value is smaller still.
     """
-    np.minimum(z, SIGMOID_CLIP, out=value)
+    np.minimum(z, _CLIPS[z.dtype], out=value)
     np.exp(value, out=value)  # E
     np.add(value, 1.0, out=prime)  # z is read for the last time above
     np.reciprocal(prime, out=prime)  # σ(−z)
