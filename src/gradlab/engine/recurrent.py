@@ -12,12 +12,15 @@ state as (W_hy)ᵀ ∂C_k/∂ŷ_t at every step that carries a cost.
 Arrays are batches of sequences, ``x`` of shape (n, T, n_in), one sample per
 row as in :mod:`gradlab.engine.backprop`; every equation appears transposed
 (row vectors).  The notes number steps t = 1..T; Python index ``t - 1`` holds
-step t.  Internally the networks work time-major, (T, n, ·), so that each step's
-slice is contiguous; the traces they return are (n, T, ·) views of those arrays.
+step t.  Internally the networks work time-major so that each step's slice is
+contiguous: the RNN on (T, n, ·), the LSTM on (T, ·, n), one sample per column,
+so that each gate's block of a step is a contiguous row range (see
+:func:`gradlab.engine.lstm.lstm_forward`).  The traces they return are
+(n, T, ·) views of those arrays.
 
 The loops over time evaluate the sigmoid and tanh with their derivatives in
 place (:func:`sigmoid_into`, :func:`tanh_into`): at one step's (n, H) or
-(n, 4H) sizes, fresh arrays and copies cost as much as the arithmetic.
+(4H, n) sizes, fresh arrays and copies cost as much as the arithmetic.
 """
 
 from __future__ import annotations
