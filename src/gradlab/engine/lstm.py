@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradlab.engine.activations import ACTIVATIONS
 from gradlab.engine.recurrent import (
     RecurrentNet,
     SequenceCost,
@@ -39,6 +38,8 @@ from gradlab.engine.recurrent import (
     readout,
     readout_error,
     readout_grads,
+    sigmoid_into,
+    tanh_into,
 )
 from gradlab.errors import check_number
 
@@ -46,7 +47,6 @@ Array = np.ndarray
 
 #: The gates in PyTorch's order; block j of a_t is rows j·H..(j+1)·H of W_ih, W_hh, b.
 GATES = ("input", "forget", "cell", "output")
-_SIGMOID, _TANH = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
 
 
 @dataclass
@@ -100,82 +100,106 @@ class LSTMTrace:
         return self.gates[..., H : 2 * H]
 
 
+def samples_first(a: Array) -> Array:
+    """(n, T, ·) view of a (T, ·, n) array (one sample per column at each step)."""
+    return a.transpose(2, 0, 1)
+
+
 def lstm_forward(params: dict[str, Array], xt: Array) -> tuple[Array, ...]:
-    """Time-major forward pass from x (T, n, n_in).
+    """Forward pass from time-major x (T, n, n_in), one sample per column at each step.
+
+    Columns, as in the module docstring's equations, because the gate blocks of
+    a_t are then contiguous row ranges of its (4H, n) array; with one sample per
+    row they would be strided column ranges, on which NumPy's element-wise
+    passes run about twice as slowly.
 
     Returns
     -------
-    gates, primes : ndarray, shape (T, n, 4H)
-        [i, f, g, o] and the derivatives of their nonlinearities at a_t.
-    c, tanh_c, tanh_c_prime, h : ndarray, shape (T, n, H)
+    gates : ndarray, shape (T, 4H, n)
+        [i, f, g, o] after their nonlinearities.
+    local : ndarray, shape (T, 4H, n)
+        The factors that turn [∂c_t, ∂c_t, ∂c_t, ∂h_t] into ∂a_t (module docstring):
+        [g ⊙ σ′(a^i), c_{t−1} ⊙ σ′(a^f), i ⊙ tanh′(a^g), tanh(c_t) ⊙ σ′(a^o)].  Formed
+        here while their operands are in cache, so the backward pass reads one
+        array per gate instead of two.
+    c, tanh_c_prime, h : ndarray, shape (T, H, n)
     """
     w_hh = params["W_hh"]
     H = w_hh.shape[1]
-    # input drive of every step at once: (T, n, n_in) @ (n_in, 4H) + (4H,) -> (T, n, 4H)
-    a = xt @ params["W_ih"].T
-    a += params["b"]
-    T, n, _ = a.shape
-    gates, primes = np.empty_like(a), np.empty_like(a)
-    c, tanh_c, tanh_c_prime, h = (np.empty((T, n, H), dtype=a.dtype) for _ in range(4))
-    # column blocks: [i, f] and o through σ, g through tanh (contiguous slices, no copies)
+    x_cols = np.ascontiguousarray(xt.transpose(0, 2, 1))  # (T, n_in, n), BLAS reads it as is
+    # input drive of every step: (4H, n_in) @ (T, n_in, n) + (4H, 1) -> (T, 4H, n)
+    a = np.matmul(params["W_ih"], x_cols)
+    a += params["b"][:, None]
+    T, _, n = a.shape
+    gates = np.empty_like(a)
+    local = a  # a_t is overwritten by its gates' derivatives, then by the local factors
+    c, tanh_c_prime, h = (np.empty((T, H, n), dtype=a.dtype) for _ in range(3))
+    rec, tanh_c = np.empty((4 * H, n), dtype=a.dtype), np.empty((H, n), dtype=a.dtype)
+    # row blocks: [i, f] and o through σ, g through tanh (contiguous, no copies)
     blocks = (
-        (slice(0, 2 * H), _SIGMOID),
-        (slice(2 * H, 3 * H), _TANH),
-        (slice(3 * H, None), _SIGMOID),
+        (slice(0, 2 * H), sigmoid_into),
+        (slice(2 * H, 3 * H), tanh_into),
+        (slice(3 * H, None), sigmoid_into),
     )
     for t in range(T):
+        at, gt = a[t], gates[t]
         if t > 0:  # h_0 = 0
-            a[t] += h[t - 1] @ w_hh.T  # (n, H) @ (H, 4H)
-        for cols, phi in blocks:
-            gates[t][:, cols], primes[t][:, cols] = phi.value_and_prime(a[t][:, cols])
-        i, f, g, o = (gates[t][:, j * H : (j + 1) * H] for j in range(4))
+            at += np.matmul(w_hh, h[t - 1], out=rec)  # (4H, H) @ (H, n)
+        for rows, into in blocks:
+            into(at[rows], gt[rows], at[rows])
+        i, f, g, o = (gt[j * H : (j + 1) * H] for j in range(4))
+        k_i, k_f, k_g, k_o = (at[j * H : (j + 1) * H] for j in range(4))
         np.multiply(i, g, out=c[t])
         if t > 0:  # c_0 = 0
-            c[t] += f * c[t - 1]
-        tanh_c[t], tanh_c_prime[t] = _TANH.value_and_prime(c[t])
-        np.multiply(o, tanh_c[t], out=h[t])
-    return gates, primes, c, tanh_c, tanh_c_prime, h
+            c[t] += np.multiply(f, c[t - 1], out=tanh_c)
+            k_f *= c[t - 1]
+        else:
+            k_f[...] = 0.0
+        k_i *= g
+        k_g *= i
+        tanh_into(c[t], tanh_c, tanh_c_prime[t])
+        np.multiply(o, tanh_c, out=h[t])
+        k_o *= tanh_c
+    return gates, local, c, tanh_c_prime, h
 
 
 def lstm_backward(params, xt, fwd, g_y: Array, outputs: str):
-    """∂C_k/∂h_t, ∂C_k/∂c_t, ∂C_k/∂a_t (time-major) and ∇ of W_ih, W_hh, b.
+    """∂C_k/∂h_t, ∂C_k/∂c_t, ∂C_k/∂a_t (as columns, like ``fwd``) and ∇ of W_ih, W_hh, b.
 
-    ``fwd`` is the tuple from :func:`lstm_forward`; ``g_y`` the readout error
-    ((n, n_out) for ``"last"``, (T, n, n_out) for ``"all"``).  Equations: module docstring.
+    ``fwd`` is the tuple from :func:`lstm_forward`; ``xt`` time-major (T, n, n_in);
+    ``g_y`` the readout error ((n, n_out) for ``"last"``, (T, n, n_out) for
+    ``"all"``).  Equations: module docstring.
     """
-    gates, primes, c, tanh_c, tanh_c_prime, h = fwd
-    w_hh, w_hy = params["W_hh"], params["W_hy"]
-    T, n, H = h.shape
-    direct = g_y @ w_hy  # (W_hy)ᵀ g^y_t: (…, n, n_out) @ (n_out, H)
+    gates, local, _, tanh_c_prime, h = fwd
+    w_hh_t, w_hy = params["W_hh"].T, params["W_hy"]
+    T, H, n = h.shape
+    # (W_hy)ᵀ g^y_t as columns: (H, n_out) @ (…, n_out, n) -> (…, H, n)
+    direct = w_hy.T @ np.swapaxes(g_y, -1, -2)
     d_h, d_c, d_a = np.empty_like(h), np.empty_like(h), np.empty_like(gates)
+    fc = np.empty_like(h[0])
     for t in range(T - 1, -1, -1):
         dh, dc = d_h[t], d_c[t]
         if t == T - 1:
             dh[...] = direct if outputs == "last" else direct[-1]
         else:
-            np.matmul(d_a[t + 1], w_hh, out=dh)  # row form of (W_hh)ᵀ ∂a_{t+1}
+            np.matmul(w_hh_t, d_a[t + 1], out=dh)  # (W_hh)ᵀ ∂a_{t+1}: (H, 4H) @ (4H, n)
             if outputs == "all":
                 dh += direct[t]
-        i, g, o = (gates[t][:, j * H : (j + 1) * H] for j in (0, 2, 3))
-        np.multiply(dh, o, out=dc)
+        np.multiply(dh, gates[t][3 * H :], out=dc)  # ∂h_t ⊙ o_t
         dc *= tanh_c_prime[t]
         if t < T - 1:
-            dc += d_c[t + 1] * gates[t + 1][:, H : 2 * H]  # ∂c_{t+1} ⊙ f_{t+1}
-        da = d_a[t]
-        np.multiply(dc, g, out=da[:, :H])
-        if t > 0:
-            np.multiply(dc, c[t - 1], out=da[:, H : 2 * H])
-        else:  # c_0 = 0
-            da[:, H : 2 * H] = 0.0
-        np.multiply(dc, i, out=da[:, 2 * H : 3 * H])
-        np.multiply(dh, tanh_c[t], out=da[:, 3 * H :])
-        da *= primes[t]  # σ′ or tanh′ of each gate's pre-activation
-    rows = d_a.reshape(-1, 4 * H)  # the T·n (step, sample) pairs as rows
+            dc += np.multiply(d_c[t + 1], gates[t + 1][H : 2 * H], out=fc)  # ∂c_{t+1} ⊙ f_{t+1}
+        # ∂a^{i,f,g}_t = ∂c_t ⊙ their local factors, one broadcast pass over (3, H, n)
+        np.multiply(dc, local[t][: 3 * H].reshape(3, H, n), out=d_a[t][: 3 * H].reshape(3, H, n))
+        np.multiply(dh, local[t][3 * H :], out=d_a[t][3 * H :])
+    # every (step, sample) pair as one column, so each sum over t is one product
+    cols = np.ascontiguousarray(d_a.transpose(1, 0, 2)).reshape(4 * H, T * n)
+    h_rows = np.ascontiguousarray(h[:-1].transpose(0, 2, 1)).reshape(-1, H)  # ((T−1)·n, H)
     grads = {
-        "W_ih": rows.T @ xt.reshape(-1, xt.shape[-1]) / n,
+        "W_ih": cols @ xt.reshape(T * n, -1) / n,
         # steps 2..T pair ∂a_t with h_{t−1}; h_0 = 0 adds nothing at t = 1
-        "W_hh": d_a[1:].reshape(-1, 4 * H).T @ h[:-1].reshape(-1, H) / n,
-        "b": rows.sum(axis=0) / n,
+        "W_hh": cols[:, n:] @ h_rows / n,
+        "b": cols.sum(axis=1) / n,
     }
     return d_h, d_c, d_a, grads
 
@@ -235,24 +259,25 @@ class LSTM(RecurrentNet):
         }
 
     def _hidden(self, xt: Array) -> Array:
-        return lstm_forward(self.params, xt)[-1]
+        return lstm_forward(self.params, xt)[-1].transpose(0, 2, 1)
 
     def _backprop(self, xt: Array, yt: Array, cost: SequenceCost, outputs: str) -> LSTMTrace:
         p = self.params
         fwd = lstm_forward(p, xt)
-        gates, _, c, _, tanh_c_prime, h = fwd
-        y_hat = readout(h, p["W_hy"], p["b_y"], outputs)
+        gates, _, c, tanh_c_prime, h = fwd
+        h_rows = h.transpose(0, 2, 1)  # time-major (T, n, H), as the readout takes it
+        y_hat = readout(h_rows, p["W_hy"], p["b_y"], outputs)
         value, g_y = readout_error(y_hat, yt, cost, outputs)
         d_h, d_c, d_a, grads = lstm_backward(p, xt, fwd, g_y, outputs)
-        grads["W_hy"], grads["b_y"] = readout_grads(h, g_y, outputs)
+        grads["W_hy"], grads["b_y"] = readout_grads(h_rows, g_y, outputs)
         return LSTMTrace(
-            gates=batch_major(gates),
-            c=batch_major(c),
-            h=batch_major(h),
-            delta_h=batch_major(d_h),
-            delta_c=batch_major(d_c),
-            delta_gates=batch_major(d_a),
-            tanh_c_prime=batch_major(tanh_c_prime),
+            gates=samples_first(gates),
+            c=samples_first(c),
+            h=samples_first(h),
+            delta_h=samples_first(d_h),
+            delta_c=samples_first(d_c),
+            delta_gates=samples_first(d_a),
+            tanh_c_prime=samples_first(tanh_c_prime),
             y_hat=batch_major(y_hat),
             delta_out=batch_major(g_y),
             grads={key: grads[key] for key in p},

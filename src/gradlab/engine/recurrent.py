@@ -12,8 +12,15 @@ state as (W_hy)ᵀ ∂C_k/∂ŷ_t at every step that carries a cost.
 Arrays are batches of sequences, ``x`` of shape (n, T, n_in), one sample per
 row as in :mod:`gradlab.engine.backprop`; every equation appears transposed
 (row vectors).  The notes number steps t = 1..T; Python index ``t - 1`` holds
-step t.  Internally the networks work time-major, (T, n, ·), so that each step's
-slice is contiguous; the traces they return are (n, T, ·) views of those arrays.
+step t.  Internally the networks work time-major so that each step's slice is
+contiguous: the RNN on (T, n, ·), the LSTM on (T, ·, n), one sample per column,
+so that each gate's block of a step is a contiguous row range (see
+:func:`gradlab.engine.lstm.lstm_forward`).  The traces they return are
+(n, T, ·) views of those arrays.
+
+The loops over time evaluate the sigmoid and tanh with their derivatives in
+place (:func:`sigmoid_into`, :func:`tanh_into`): at one step's (n, H) or
+(4H, n) sizes, fresh arrays and copies cost as much as the arithmetic.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradlab.engine.activations import ACTIVATIONS, Activation
 from gradlab.engine.init import INITS
 from gradlab.engine.network import resolve_dtype
 from gradlab.errors import check_array, check_choice, check_number
@@ -32,6 +40,58 @@ Array = np.ndarray
 
 #: Where the cost is taken: on ŷ_T only, or averaged over every step t = 1..T.
 OUTPUTS = ("last", "all")
+
+
+def sigmoid_clip(dtype) -> float:
+    """z above which :func:`sigmoid_into` holds e^z at e^clip: ⌊−ln(smallest normal)⌋.
+
+    708 in float64 (σ′(708) ≈ 3.3e−308 is still normal; e^{709.8} overflows) and
+    87 in float32 (σ′(87) ≈ 1.6e−38; e^{88.8} overflows).
+    """
+    return float(np.floor(-np.log(np.finfo(dtype).tiny)))
+
+
+_CLIPS = {np.dtype(dt): sigmoid_clip(dt) for dt in (np.float64, np.float32)}
+
+
+def sigmoid_into(z: Array, value: Array, prime: Array) -> None:
+    """σ(z) into ``value`` and σ′(z) into ``prime``, in place; ``prime`` may be ``z`` itself.
+
+    With E = e^z and s = 1/(1 + E) = σ(−z): σ(z) = E·s and σ′(z) = σ(z)σ(−z)
+    (the activations module's σ′ = e^{−|z|}/(1 + e^{−|z|})², rearranged).  Every
+    factor is positive, so both keep full relative accuracy for tiny values
+    (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).  z is clipped at :func:`sigmoid_clip` so
+    that E stays finite: above it σ(z) = 1 exactly and σ′ is reported as σ′(clip),
+    the smallest normal-range value, where the true value is smaller still.
+    """
+    np.minimum(z, _CLIPS[z.dtype], out=value)
+    np.exp(value, out=value)  # E
+    np.add(value, 1.0, out=prime)  # z is read for the last time above
+    np.reciprocal(prime, out=prime)  # σ(−z)
+    value *= prime  # σ(z) = E σ(−z)
+    prime *= value  # σ′(z) = σ(z) σ(−z)
+
+
+def tanh_into(z: Array, value: Array, prime: Array) -> None:
+    """tanh(z) into ``value`` and tanh′(z) = sech²(z) = 1/cosh²(z) into ``prime``, in place.
+
+    ``prime`` may be ``z`` itself.  sech² keeps tiny values (tanh′(20) ≈ 1.7e−17,
+    where 1 − tanh² rounds to 0); cosh overflows to ∞ for |z| > 710, which gives
+    the correct limit 0.
+    """
+    np.tanh(z, out=value)
+    with np.errstate(over="ignore"):
+        np.cosh(z, out=prime)
+    np.reciprocal(prime, out=prime)
+    np.square(prime, out=prime)
+
+
+#: Activations whose (φ, φ′) the loops over time compute in place; others go through
+#: ``Activation.value_and_prime`` and a copy.
+IN_PLACE: dict[Activation, Callable[[Array, Array, Array], None]] = {
+    ACTIVATIONS["sigmoid"]: sigmoid_into,
+    ACTIVATIONS["tanh"]: tanh_into,
+}
 
 
 def _quadratic(y_hat: Array, y: Array) -> tuple[Array, Array]:

@@ -29,6 +29,7 @@ import numpy as np
 from gradlab.engine.activations import Activation, get_activation
 from gradlab.engine.init import init_biases
 from gradlab.engine.recurrent import (
+    IN_PLACE,
     RecurrentNet,
     SequenceCost,
     batch_major,
@@ -80,16 +81,22 @@ class RNNTrace:
 
 def rnn_forward(params: dict[str, Array], xt: Array, phi: Activation) -> tuple[Array, ...]:
     """z_t, h_t, φ′(z_t) for t = 1..T, each time-major (T, n, H), from x (T, n, n_in)."""
-    w_hh = params["W_hh"]
-    # input drive of every step at once: (T, n, n_in) @ (n_in, H) + (H,) -> (T, n, H)
-    z = xt @ params["W_xh"].T
+    w_hh_t = params["W_hh"].T  # a view: BLAS reads it transposed, nothing is copied
+    T, n, n_in = xt.shape
+    # input drive of every step as one product: (T·n, n_in) @ (n_in, H) + (H,) -> (T, n, H)
+    z = (xt.reshape(T * n, n_in) @ params["W_xh"].T).reshape(T, n, -1)
     z += params["b_h"]
     h = np.empty_like(z)
     prime = np.empty_like(z)
-    for t in range(z.shape[0]):
+    into = IN_PLACE.get(phi)
+    for t in range(T):
         if t > 0:  # h_0 = 0
-            z[t] += h[t - 1] @ w_hh.T  # (n, H) @ (H, H)
-        h[t], prime[t] = phi.value_and_prime(z[t])
+            np.matmul(h[t - 1], w_hh_t, out=h[t])  # (n, H) @ (H, H); h[t] is scratch until φ
+            z[t] += h[t]
+        if into is not None:
+            into(z[t], h[t], prime[t])
+        else:
+            h[t], prime[t] = phi.value_and_prime(z[t])
     return z, h, prime
 
 
