@@ -34,29 +34,14 @@ import numpy as np
 from gradlab.engine.backprop import Trace
 from gradlab.engine.network import MLP
 from gradlab.errors import check_number
+from gradlab.explain import page
 from gradlab.explain.errata import errata
 from gradlab.explain.errata_md import errata_table, notation_errata
 from gradlab.explain.example import Example
-from gradlab.explain.mathfmt import bmatrix, col, display, fmt, plain, row
+from gradlab.explain.mathfmt import fmt
 from gradlab.explain.quantities import layer_factors, quantities
 
 Array = np.ndarray
-
-#: Each cost's C and ∇_a C, as the walkthrough states them under the layer table.
-_COST_TEXT = {
-    "quadratic": (
-        "$C = \\frac{1}{2}\\lVert a^L - y \\rVert^2$, so $\\nabla_a C = a^L - y$. This is the "
-        "convention of gradlab and of the notes' §2.5.1 and §3–§5; the rest of §1–§2 writes "
-        "$C_0 = (a^{(L)} - y)^2$ without the ½, so every gradient there with a factor 2 is "
-        "twice the one here."
-    ),
-    "cross_entropy": (
-        "$C = -\\sum_j [y_j \\ln a^L_j + (1 - y_j) \\ln(1 - a^L_j)]$ with a sigmoid output, "
-        "for which $\\nabla_a C \\odot \\sigma'(z^L)$ simplifies to $a^L - y$ "
-        "(Nielsen, ch. 3, eq. 66)."
-    ),
-}
-
 
 #: What the bound says about the sigmoid's ¼, appended to the factor section's text.
 _SIGMOID_HEURISTIC = (
@@ -97,155 +82,16 @@ def walkthrough(
     level : int
         Markdown heading level of the title; sections are one level deeper.
     """
-    p = precision
-    L = trace.num_layers
-    sizes = net.sizes
     n = trace.a[0].shape[0]
-    q = quantities(net.weights, trace, y, cost)
-    h, hh = "#" * level, "#" * (level + 1)
-    out = [f"{h} {title}", ""]
-
-    layers = ["| layer $l$ | $n_l$ | $W^l$ ($n_l \\times n_{l-1}$) | $b^l$ | $\\varphi$ |"]
-    layers.append("|---|---|---|---|---|")
-    layers.append(f"| 0 (input $x = a^0$) | {sizes[0]} | | | |")
-    for l in range(1, L + 1):
-        phi = net.output if l == L else net.hidden
-        name = f"{l} (output)" if l == L else str(l)
-        layers.append(
-            f"| {name} | {sizes[l]} | {sizes[l]} × {sizes[l - 1]} | {sizes[l]} | {phi.name} |"
-        )
-    out += [
-        f"Network $[{', '.join(map(str, sizes))}]$ with $L = {L}$ weight layers; "
-        "$W^l$ is $n_l \\times n_{l-1}$, so that $z^l = W^l a^{l-1} + b^l$.",
-        "",
-        *layers,
-        "",
-        f"Cost: {cost}, {_COST_TEXT[cost]}",
-        "",
-        f"Parameters and data: {source}" if source else "",
-        f"Numbers are rounded to {p} decimals; smaller ones are written $m \\times 10^k$.",
-        "",
-    ]
-    if n > 1:
-        out += [
-            f"The batch has $n = {n}$ samples. The forward and backward steps show sample 1 "
-            "(the first row of x); the gradients are the batch means "
-            "$\\nabla W^l = \\frac{1}{n}\\sum_k \\delta_k^l (a_k^{l-1})^\\top$ and "
-            "$\\nabla b^l = \\frac{1}{n}\\sum_k \\delta_k^l$ of $C = \\frac{1}{n}\\sum_k C_k$.",
-            "",
-        ]
-    x0, y0 = trace.a[0][0], y[0]
-    out += [
-        "Input and target" + (" (sample 1):" if n > 1 else ":"),
-        "",
-        display(f"x = a^{{0}} = {col(x0, p)}, \\qquad y = {col(y0, p)}"),
-        "",
-        f"{hh} Forward pass: $z^l = W^l a^{{l-1}} + b^l$, then $a^l = \\varphi(z^l)$",
-        "",
-    ]
-    for l in range(1, L + 1):
-        w, b = net.weights[l - 1], net.biases[l - 1]
-        phi = net.output if l == L else net.hidden
-        out += [
-            f"Layer {l} ($\\varphi$ = {phi.name}):",
-            "",
-            display(
-                f"z^{{{l}}} = W^{{{l}}} a^{{{l - 1}}} + b^{{{l}}} = {bmatrix(w, p)} "
-                f"{col(trace.a[l - 1][0], p)} + {col(b, p)} = {col(q[f'z{l}'], p)}"
-            ),
-            "",
-            display(f"a^{{{l}}} = \\varphi(z^{{{l}}}) = {col(q[f'a{l}'], p)}"),
-            "",
-        ]
-
-    out += [f"{hh} Backward pass", ""]
-    dL = col(q[f"delta{L}"], p)
-    if cost == "quadratic":
-        out += [
-            f"Output error $\\delta^{{{L}}} = \\nabla_a C \\odot \\varphi'(z^{{{L}}})$:",
-            "",
-            display(
-                f"\\nabla_a C = a^{{{L}}} - y = {col(q[f'a{L}'], p)} - {col(y0, p)} "
-                f"= {col(q['grad_a'], p)}"
-            ),
-            "",
-            display(
-                f"\\delta^{{{L}}} = \\nabla_a C \\odot \\varphi'(z^{{{L}}}) = "
-                f"{col(q['grad_a'], p)} \\odot {col(q[f'phi_prime{L}'], p)} = {dL}"
-            ),
-            "",
-        ]
-    else:
-        out += [
-            f"Output error (the $\\sigma'(z^{{{L}}})$ factor cancels for this cost):",
-            "",
-            display(
-                f"\\delta^{{{L}}} = a^{{{L}}} - y = {col(q[f'a{L}'], p)} - {col(y0, p)} = {dL}"
-            ),
-            "",
-        ]
-    for l in range(L - 1, 0, -1):
-        back = q[f"back{l}"]
-        out += [
-            f"Layer {l}, $\\delta^{{{l}}} = ((W^{{{l + 1}}})^\\top \\delta^{{{l + 1}}}) "
-            f"\\odot \\varphi'(z^{{{l}}})$:",
-            "",
-            display(
-                f"(W^{{{l + 1}}})^\\top \\delta^{{{l + 1}}} = {bmatrix(net.weights[l].T, p)} "
-                f"{col(q[f'delta{l + 1}'], p)} = {col(back, p)}"
-            ),
-            "",
-            display(
-                f"\\delta^{{{l}}} = ((W^{{{l + 1}}})^\\top \\delta^{{{l + 1}}}) \\odot "
-                f"\\varphi'(z^{{{l}}}) = {col(back, p)} \\odot {col(q[f'phi_prime{l}'], p)} "
-                f"= {col(q[f'delta{l}'], p)}"
-            ),
-            "",
-        ]
-
-    out += [
-        f"{hh} Gradients: $\\nabla W^l = \\delta^l (a^{{l-1}})^\\top$ and "
-        "$\\nabla b^l = \\delta^l$",
-        "",
-    ]
-    for l in range(L, 0, -1):
-        gw, gb = q[f"nabla_w{l}"], q[f"nabla_b{l}"]
-        if n == 1:
-            out += [
-                display(
-                    f"\\nabla W^{{{l}}} = \\delta^{{{l}}} (a^{{{l - 1}}})^\\top = "
-                    f"{col(q[f'delta{l}'], p)} {row(trace.a[l - 1][0], p)} = {bmatrix(gw, p)}"
-                ),
-                "",
-                display(f"\\nabla b^{{{l}}} = \\delta^{{{l}}} = {col(gb, p)}"),
-                "",
-            ]
-        else:
-            out += [
-                display(
-                    f"\\nabla W^{{{l}}} = \\frac{{1}}{{n}}\\sum_k \\delta_k^{{{l}}} "
-                    f"(a_k^{{{l - 1}}})^\\top = {bmatrix(gw, p)}"
-                ),
-                "",
-                display(
-                    f"\\nabla b^{{{l}}} = \\frac{{1}}{{n}}\\sum_k \\delta_k^{{{l}}} = {col(gb, p)}"
-                ),
-                "",
-            ]
-
-    out += [
-        f"{hh} Summary",
-        "",
-        "| layer $l$ | $\\delta^l$ | $\\nabla W^l$ | $\\nabla b^l$ |",
-        "|---|---|---|---|",
-    ]
-    for l in range(L, 0, -1):
-        name = f"{l} (output)" if l == L else str(l)
-        out.append(
-            f"| {name} | {plain(q[f'delta{l}'], p)} | {plain(q[f'nabla_w{l}'], p)} "
-            f"| {plain(q[f'nabla_b{l}'], p)} |"
-        )
-    out += ["", *_factor_section(net, trace, p, hh)]
+    c = page.Page(net, trace, quantities(net.weights, trace, y, cost), precision, y[0],
+              "#" * (level + 1))  # fmt: skip
+    out = [f"{'#' * level} {title}", ""]
+    out += page.network_lines(c, cost, source, n)
+    out += page.forward_lines(c, n)
+    out += page.backward_lines(c, cost)
+    out += page.gradient_lines(c, n)
+    out += page.summary_lines(c)
+    out += ["", *_factor_section(net, trace, precision, c.hh)]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -28,7 +28,6 @@ from gradlab.theory.mean_field import (
     chi_profile,
     critical_sigma_w2,
     depth_scale,
-    gaussian_expectation,
     length_map,
     length_profile,
     predicted_delta_sq,
@@ -38,6 +37,7 @@ from gradlab.theory.mean_field import (
     sigmoid_bound,
     variance_products,
 )
+from gradlab.theory.quadrature import gaussian_expectation
 
 __all__ = [
     "VarianceProducts",

@@ -47,7 +47,8 @@ from scipy.special import roots_legendre
 
 from gradlab.engine.activations import Activation, get_activation
 from gradlab.errors import check_number
-from gradlab.theory.mean_field import chi1, depth_scale, gaussian_expectation, q_star
+from gradlab.theory.mean_field import chi1, depth_scale, q_star
+from gradlab.theory.quadrature import gaussian_expectation
 
 Array = np.ndarray
 
