@@ -18,7 +18,6 @@ import pytest
 from helpers import ROOT, compose_config
 from hydra import compose, initialize_config_dir
 
-import gradlab
 from gradlab.explain.example import build_example
 from gradlab.explain.walkthrough import explain
 
@@ -259,8 +258,3 @@ def test_out_writes_the_file(tmp_path):
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.md"]
     assert (tmp_path / "walk.md").read_text() == render("+experiment=seed_example_221")
-
-
-def test_engine_and_walkthrough_share_the_network():
-    ex, _ = traced("seed_example_221")
-    assert isinstance(ex.net, gradlab.MLP) and ex.net.sizes == [2, 2, 1]
