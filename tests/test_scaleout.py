@@ -160,6 +160,7 @@ def test_slurm_sweep_matches_basic_launcher(tmp_path, slurm):
     (script,) = (tmp_path / "multirun" / ".submitit").rglob("*_submission.sh")
     text = script.read_text()
     assert "#SBATCH --time=5" in text and "#SBATCH --cpus-per-task=1" in text
+    (tmp_path / "b").mkdir()
     q = train_py(*sweep, f"mlflow.tracking_uri={basic}", tmp_path=tmp_path / "b")
     assert q.returncode == 0, q.stderr[-3000:]
     remote, local = check_sweep(on_slurm, 2), check_sweep(basic, 2)
