@@ -26,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab import names
+from gradlab.jobs.launcher_log import one_sacct_warning
 from gradlab.track import client as tracking
 from gradlab.track.record import SweepContext
 
@@ -182,6 +183,8 @@ class MlflowSweepCallback(Callback):
             print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
             raise SystemExit(2) from None
         client = tracking.client_for(uri)  # creates a fresh store once, here
+        if "submitit" in str(config.hydra.launcher.get("_target_", "")):
+            one_sacct_warning()
         experiment_id = tracking.ensure_experiment(client, config.mlflow.experiment_name, uri)
         sweep_id = sweep_id_of(config)
         found = tracking.with_retry(
