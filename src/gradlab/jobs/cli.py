@@ -123,7 +123,8 @@ def hydra_job(
     except KeyboardInterrupt:
         if sweep is None or not own_process(hydra_cfg):
             raise
-        # scancel or a time limit stopped this job alone; run_fn marked its run KILLED
+        # scancel (or SLURM's SIGTERM at the time limit) stopped this job alone; run_fn
+        # marked its run KILLED if the store answered
         log.error("job stopped by a signal")
         return {"status": "KILLED"}
     except StoreUnreachable as err:
@@ -170,6 +171,6 @@ def run_cli(main: Callable[[], object], root: Path, config_name: str) -> None:
     try:
         main()
     except KeyboardInterrupt:
-        written = mark_interrupted()
-        print(f"gradlab: interrupted; {written}", file=sys.stderr)
+        written = mark_interrupted()  # the run's own end state is in the log above
+        print(f"gradlab: interrupted{'; ' + written if written else ''}", file=sys.stderr)
         sys.exit(130)

@@ -47,8 +47,8 @@ _ACTIVE: dict[str, Any] = {}
 def mark_interrupted() -> str:
     """Mark every sweep this process started and has not finished as KILLED.
 
-    Returns what was written, for the user: a parent run whose store no longer
-    answers is named as not marked.
+    Returns what was written, for the user ("" if no sweep was in progress): a
+    parent run whose store no longer answers is named as not marked.
     """
     said = []
     while _ACTIVE:
@@ -60,7 +60,7 @@ def mark_interrupted() -> str:
             continue
         tracking.with_retry(client.set_terminated, parent_id, "KILLED")
         said.append(f"sweep run {parent_id} marked KILLED")
-    return "; ".join(said) or "no sweep was in progress in this process"
+    return "; ".join(said)
 
 
 def project_root(hydra_cfg) -> Path:
