@@ -109,6 +109,7 @@ TAG_STATUS = "status"  # "ok" | "diverged"
 TAG_KIND = "gradlab.kind"  # "train" | "probe" | "sweep"
 TAG_ERROR = "gradlab.error"  # one-line reason a job failed
 TAG_PRESET = "gradlab.preset"  # the +experiment=NAME preset a sweep was launched with
+TAG_BLAS_THREADS = "gradlab.blas_threads"  # BLAS threads the job trained with
 #: Experiment tag that makes MLflow ≥ 3 open the experiment in its "Model training"
 #: view (runs table, charts) rather than the GenAI traces view.
 EXPERIMENT_KIND_TAG = ("mlflow.experimentKind", "custom_model_development")

@@ -21,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 from gradlab.errors import ConfigError
 from gradlab.jobs.config import compose, group_choices, shared_conf_arg
 from gradlab.jobs.signals import interrupt_handler
-from gradlab.jobs.sweep import read_sweep_context
+from gradlab.jobs.sweep import UNRECORDED, read_sweep_context
 from gradlab.jobs.train import run
 from gradlab.schema import unknown_key_error
+from gradlab.track.client import StoreUnreachable
 from gradlab.track.record import SweepContext, record_failed_job
 from gradlab.training.spec import run_name as train_run_name
 
@@ -96,6 +97,15 @@ def _check_group_choices(overrides: list[str], conf: Path, entry: str) -> None:
                 )
 
 
+def own_process(hydra_cfg) -> bool:
+    """Whether the launcher runs each job in a process of its own (submitit: SLURM or local).
+
+    A signal there stops that job alone; under the basic and joblib launchers a
+    Ctrl-C or SIGTERM stops the whole sweep.
+    """
+    return "submitit" in str(hydra_cfg.launcher.get("_target_", ""))
+
+
 #: What a job runs, as :func:`gradlab.jobs.train.run`: run_fn(cfg, root, sweep, blas_threads).
 RunFn = Callable[[Mapping, Path, SweepContext | None, int | None], dict]
 
@@ -128,6 +138,19 @@ def hydra_job(
     container = OmegaConf.to_container(cfg, resolve=True)
     try:
         return run_fn(container, root, sweep, blas_threads(cfg, hydra_cfg))
+    except KeyboardInterrupt:
+        if sweep is None or not own_process(hydra_cfg):
+            raise
+        # scancel (or SLURM's SIGTERM at the time limit) stopped this job alone; run_fn
+        # marked its run KILLED if the store answered
+        log.error("job stopped by a signal")
+        return {"status": "KILLED"}
+    except StoreUnreachable as err:
+        if sweep is None:
+            print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
+        log.error("job not recorded: %s", err)
+        return {"status": UNRECORDED, "error": str(err)}
     except ConfigError as err:
         if sweep is None:
             print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
@@ -150,8 +173,9 @@ def run_cli(main: Callable[[], object], root: Path, entry: str) -> None:
     so the shared groups are found from any working directory.  A mistyped key
     or preset fails before Hydra starts, with what exists (exit 2);
     SIGTERM (scancel, kill) stops a sweep like Ctrl-C (see
-    :func:`gradlab.jobs.signals.interrupt_handler`); on either, the runs and the
-    sweep in progress are marked KILLED and the exit status is 130.
+    :func:`gradlab.jobs.signals.interrupt_handler`); on either, the run and the
+    sweep in progress are marked KILLED where the store still answers, the
+    message says which were, and the exit status is 130.
     """
     import signal
 
@@ -168,6 +192,6 @@ def run_cli(main: Callable[[], object], root: Path, entry: str) -> None:
     try:
         main()
     except KeyboardInterrupt:
-        mark_interrupted()
-        print("gradlab: interrupted; runs in progress were marked KILLED", file=sys.stderr)
+        written = mark_interrupted()  # the run's own end state is in the log above
+        print(f"gradlab: interrupted{'; ' + written if written else ''}", file=sys.stderr)
         sys.exit(130)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from gradlab import names
+from gradlab.jobs.launcher_log import one_sacct_warning
 from gradlab.track import client as tracking
 from gradlab.track.read import children, latest_per_point, tally
 from gradlab.track.record import SweepContext
@@ -32,17 +34,34 @@ from gradlab.track.record import SweepContext
 log = logging.getLogger(__name__)
 
 SWEEP_FILE = "mlflow_sweep.json"
+#: Each job's outcome as the job saw it, in its Hydra output folder: what the sweep
+#: summary counts when the store cannot tell (a job that could not record its run).
+JOB_FILE = "gradlab_job.json"
+#: Status a sweep job returns when the store stopped answering before its run was recorded.
+UNRECORDED = "UNRECORDED"
 
 #: Parent runs of sweeps in progress in this (launching) process, so that an
 #: interrupted sweep can mark its parent KILLED (see :func:`mark_interrupted`).
 _ACTIVE: dict[str, Any] = {}
 
 
-def mark_interrupted() -> None:
-    """Mark every sweep this process started and has not finished as KILLED."""
+def mark_interrupted() -> str:
+    """Mark every sweep this process started and has not finished as KILLED.
+
+    Returns what was written, for the user ("" if no sweep was in progress): a
+    parent run whose store no longer answers is named as not marked.
+    """
+    said = []
     while _ACTIVE:
-        parent_id, client = _ACTIVE.popitem()
+        parent_id, (client, uri) = _ACTIVE.popitem()
+        try:
+            tracking.check_reachable(uri)
+        except tracking.StoreUnreachable as err:
+            said.append(f"sweep run {parent_id} could not be marked KILLED ({err})")
+            continue
         tracking.with_retry(client.set_terminated, parent_id, "KILLED")
+        said.append(f"sweep run {parent_id} marked KILLED")
+    return "; ".join(said)
 
 
 def project_root(hydra_cfg) -> Path:
@@ -94,6 +113,21 @@ def read_sweep_context(hydra_cfg) -> tuple[SweepContext, dict[str, Any]] | None:
     return SweepContext(info["parent_run_id"], info["sweep_id"]), info
 
 
+def job_outcome(job_return: Any) -> dict[str, Any]:
+    """``status`` and ``error`` of a finished Hydra job, from what the job returned."""
+    from hydra.core.utils import JobStatus
+
+    if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, dict):
+        value = job_return.return_value
+        return {"status": value.get("status", "FINISHED"), "error": value.get("error")}
+    return {"status": "FAILED", "error": str(getattr(job_return, "_return_value", ""))[:500]}
+
+
+def launch_outcomes(sweep_dir: Path) -> list[dict[str, Any]]:
+    """The outcomes the jobs of this launch wrote into ``sweep_dir`` (see :data:`JOB_FILE`)."""
+    return [json.loads(p.read_text()) for p in sorted(sweep_dir.rglob(JOB_FILE))]
+
+
 class MlflowSweepCallback(Callback):
     """Hydra callback: create the parent run before jobs start, report at the end."""
 
@@ -103,7 +137,14 @@ class MlflowSweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         root = project_root(config.hydra)
         uri = tracking.resolve_tracking_uri(config.mlflow.get("tracking_uri"), root)
+        try:
+            tracking.check_reachable(uri)
+        except tracking.StoreUnreachable as err:
+            print(f"gradlab: error: {err}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         client = tracking.client_for(uri)  # creates a fresh store once, here
+        if "submitit" in str(config.hydra.launcher.get("_target_", "")):
+            one_sacct_warning()
         experiment_id = tracking.ensure_experiment(client, config.mlflow.experiment_name, uri)
         sweep_id = sweep_id_of(config)
         found = tracking.with_retry(
@@ -146,7 +187,7 @@ class MlflowSweepCallback(Callback):
         }
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(info, indent=2))
         self._state = {**info, "client": client}
-        _ACTIVE[parent_id] = client
+        _ACTIVE[parent_id] = (client, uri)
         print(
             f"[gradlab] sweep {sweep_id}: {total} jobs → MLflow parent run {parent_id} at {uri}",
             flush=True,
@@ -155,16 +196,26 @@ class MlflowSweepCallback(Callback):
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         from hydra.core.hydra_config import HydraConfig
 
-        found = read_sweep_context(HydraConfig.get())
+        hydra_cfg = HydraConfig.get()
+        found = read_sweep_context(hydra_cfg)
         if found is None:
             return
         ctx, info = found
+        outcome = job_outcome(job_return)
+        out_dir = Path(hydra_cfg.runtime.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / JOB_FILE).write_text(json.dumps(outcome))
+        try:
+            tracking.check_reachable(info["tracking_uri"])
+        except tracking.StoreUnreachable as err:
+            print(f"[gradlab] sweep {ctx.sweep_id}: job {outcome['status']}; {err}", flush=True)
+            return
         client = tracking.client_for(info["tracking_uri"])
         c = tally(children(client, info["experiment_id"], ctx.parent_run_id))
         done = c["finished"] + c["diverged"] + c["failed"] + c["killed"]
         print(
             f"[gradlab] sweep {ctx.sweep_id}: {done}/{info['jobs']} jobs recorded "
-            f"({c['diverged']} diverged, {c['failed']} failed)",
+            f"({c['diverged']} diverged, {c['failed']} failed, {c['killed']} killed)",
             flush=True,
         )
 
@@ -172,22 +223,42 @@ class MlflowSweepCallback(Callback):
         if self._state is None:
             return
         state, self._state = self._state, None
-        client = state["client"]
-        _ACTIVE.pop(state["parent_run_id"], None)
-        runs = children(client, state["experiment_id"], state["parent_run_id"])
+        client, parent_id, sweep_id = state["client"], state["parent_run_id"], state["sweep_id"]
+        _ACTIVE.pop(parent_id, None)
+        outcomes = launch_outcomes(Path(config.hydra.sweep.dir))
+        try:
+            tracking.check_reachable(state["tracking_uri"])
+        except tracking.StoreUnreachable as err:
+            counts = Counter(o["status"] for o in outcomes)
+            said = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+            print(
+                f"[gradlab] sweep {sweep_id} ended without its store: {err}. Jobs of this "
+                f"launch: {said} ({UNRECORDED}: not recorded). Parent run {parent_id} was "
+                "not marked. Run the same command again once the store answers: it runs "
+                "only the points that did not finish.",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1) from None
+        runs = children(client, state["experiment_id"], parent_id)
         c = tally(runs)
-        tracking.with_retry(client.set_terminated, state["parent_run_id"], "FINISHED")
+        latest = latest_per_point(runs)
+        missing = max(0, state["jobs"] - len(latest))
+        tracking.with_retry(client.set_terminated, parent_id, "FINISHED")
         print(
-            f"[gradlab] sweep {state['sweep_id']} done: {c['finished']} finished, "
-            f"{c['diverged']} diverged, {c['failed']} failed, {c['killed']} killed "
-            f"(parent run {state['parent_run_id']})",
+            f"[gradlab] sweep {sweep_id} done: {c['finished']} finished, "
+            f"{c['diverged']} diverged, {c['failed']} failed, {c['killed']} killed, "
+            f"{missing} not recorded (parent run {parent_id})",
             flush=True,
         )
-        failed = [r for r in latest_per_point(runs) if r.info.status == "FAILED"]
-        for r in failed:
+        stopped = [r for r in latest if r.info.status in ("FAILED", "KILLED")]
+        for r in stopped:
+            reason = r.data.tags.get(names.TAG_ERROR, "stopped by a signal")
             print(
-                f"[gradlab] failed: {r.info.run_name}: {r.data.tags.get(names.TAG_ERROR, '?')}",
-                file=sys.stderr,
+                f"[gradlab] {r.info.status.lower()}: {r.info.run_name}: {reason}", file=sys.stderr
             )
-        if failed:
+        for o in outcomes:
+            if o["status"] == UNRECORDED:
+                print(f"[gradlab] not recorded: {o['error']}", file=sys.stderr)
+        if stopped or missing:
             raise SystemExit(1)

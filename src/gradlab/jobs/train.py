@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from gradlab import names
 from gradlab.errors import ConfigError
@@ -64,6 +64,9 @@ def run(
 
     def body(client, run_id: str) -> dict:
         with sigterm_as_interrupt(), threadpool_limits(limits=blas_threads):
+            threads = max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"),
+                          default=0)  # fmt: skip
+            tracking.with_retry(client.set_tag, run_id, names.TAG_BLAS_THREADS, str(threads))
             with tracking.MetricBuffer(client, run_id) as buffer:
                 result = train(
                     spec,

@@ -9,6 +9,7 @@ launcher reuses worker processes between jobs.  Metric names come from
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -101,6 +102,93 @@ def with_retry(fn: Callable, *args, attempts: int = 8, **kwargs):
     raise AssertionError("unreachable")
 
 
+#: Seconds :func:`check_reachable` waits for the store to answer.
+REACH_TIMEOUT = 5.0
+
+#: MLflow's retry budget for calls to a tracking server, used unless the environment
+#: sets these variables.  MLflow's own defaults (7 retries, back-off factor 2, 120 s
+#: timeout) keep a job retrying a dead server for minutes; with these a call to a
+#: refused port gives up after retries sleeping 0, 2 and 4 s (plus up to 1 s jitter
+#: each), so every job of a sweep whose server died fails within seconds.
+HTTP_RETRY_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
+class StoreUnreachable(RuntimeError):
+    """The tracking store did not answer; the message names the URI and what failed."""
+
+
+def _redact(uri: str) -> str:
+    """``uri`` with any password replaced by ``***``."""
+    return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", uri)
+
+
+def _reason(err: BaseException) -> str:
+    """The operating system's words for a failed connection, else the first line of ``err``."""
+    text = str(err)
+    found = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+    if found:
+        return found.group(0).strip()
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(err).__name__}: {first}"[:300]
+
+
+def check_reachable(tracking_uri: str, timeout: float = REACH_TIMEOUT) -> None:
+    """Raise :class:`StoreUnreachable` unless the store at ``tracking_uri`` answers in time.
+
+    One attempt, no retries: ``GET <uri>/health`` for an MLflow server
+    (``http://``, ``https://``), a connection for a database URI
+    (``postgresql://``, ``mysql://``, …), and for ``sqlite:///…`` that the
+    nearest existing folder on the database's path is a writable folder (MLflow
+    creates the rest).  Other schemes are not checked.
+    """
+    shown = _redact(tracking_uri)
+    scheme = tracking_uri.split(":", 1)[0].lower() if "://" in tracking_uri else ""
+    db = sqlite_path(tracking_uri)
+    if db is not None:
+        folder = db.resolve().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise StoreUnreachable(
+                f"cannot use the MLflow store at {shown}: {folder} is not a writable folder"
+            )
+        return
+    if scheme in ("http", "https"):
+        import requests
+
+        url = tracking_uri.rstrip("/") + "/health"
+        try:
+            answer = requests.get(url, timeout=timeout)
+        except requests.Timeout:
+            what = f"no answer from GET /health within {timeout:g} s"
+        except requests.RequestException as err:
+            what = f"GET /health failed: {_reason(err)}"
+        else:
+            if answer.ok:
+                return
+            what = f"GET /health answered HTTP {answer.status_code}"
+        raise StoreUnreachable(f"cannot reach the MLflow store at {shown}: {what}")
+    if scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        import sqlalchemy
+
+        args = {} if scheme.startswith("mssql") else {"connect_timeout": max(1, round(timeout))}
+        engine = None
+        try:  # a missing driver (ModuleNotFoundError) is reported the same way
+            engine = sqlalchemy.create_engine(tracking_uri, connect_args=args)
+            with engine.connect():
+                return
+        except Exception as err:
+            what = _reason(getattr(err, "orig", None) or err)
+            raise StoreUnreachable(f"cannot reach the MLflow store at {shown}: {what}") from None
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+
 _CLIENTS: dict[str, object] = {}
 
 
@@ -108,9 +196,15 @@ def client_for(tracking_uri: str):
     """An ``MlflowClient`` for ``tracking_uri`` (one per URI per process).
 
     Caching a client is safe across jobs: it holds a connection, not a run.
+    Calls to a tracking server get the bounded retries of
+    :data:`HTTP_RETRY_DEFAULTS` unless the environment says otherwise; the
+    variables are set in this process, so job processes started after it
+    inherit them.
     """
     from mlflow import MlflowClient
 
+    for key, value in HTTP_RETRY_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     if tracking_uri not in _CLIENTS:
         _CLIENTS[tracking_uri] = with_retry(MlflowClient, tracking_uri=tracking_uri)
     return _CLIENTS[tracking_uri]

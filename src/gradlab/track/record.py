@@ -3,7 +3,9 @@
 :func:`record_run` is shared by every kind of job (training, probe); the job
 passes a ``body`` that computes and logs its results.  The run ends FINISHED
 when the body returns (also when training diverged, which is data), KILLED on
-KeyboardInterrupt (Ctrl-C, SIGTERM), FAILED with the error as a tag otherwise.
+KeyboardInterrupt (Ctrl-C, SIGTERM), FAILED with the error as a tag otherwise;
+if the store stopped answering, the run is left as the store last saw it and
+the job raises :class:`~gradlab.track.client.StoreUnreachable`.
 A sweep point whose config was rejected is recorded by :func:`record_failed_job`
 as a FAILED run that is never RUNNING.
 """
@@ -67,13 +69,39 @@ def find_finished(client, experiment_id: str, chash: str, sweep_id: str | None =
     return runs[0] if runs else None
 
 
-def _store(cfg: Mapping, root: Path) -> tuple[object, str]:
-    """The client and experiment id of the store ``cfg['mlflow']`` names."""
+def _store(cfg: Mapping, root: Path) -> tuple[object, str, str]:
+    """The client, experiment id and URI of the store ``cfg['mlflow']`` names.
+
+    Raises :class:`~gradlab.track.client.StoreUnreachable` within seconds if the
+    store does not answer, before anything is computed or written.
+    """
     mlflow_cfg = cfg.get("mlflow", {})
     uri = tracking.resolve_tracking_uri(mlflow_cfg.get("tracking_uri"), root)
+    tracking.check_reachable(uri)
     client = tracking.client_for(uri)
     name = str(mlflow_cfg.get("experiment_name") or tracking.DEFAULT_EXPERIMENT)
-    return client, tracking.ensure_experiment(client, name, uri)
+    return client, tracking.ensure_experiment(client, name, uri), uri
+
+
+def _end_run(
+    client, uri: str, run_id: str, status: str, err: BaseException | None = None
+) -> tracking.StoreUnreachable | None:
+    """Mark a run that stopped early ``status`` (with ``err`` as tag), if the store answers.
+
+    Returns the :class:`~gradlab.track.client.StoreUnreachable` error instead of
+    writing when the store is gone, so the caller neither waits out MLflow's
+    retries nor reports a state that was never recorded.
+    """
+    try:
+        tracking.check_reachable(uri)
+    except tracking.StoreUnreachable as gone:
+        log.error("run %s could not be marked %s: %s", run_id, status, gone)
+        return gone
+    if err is not None:
+        tracking.with_retry(client.set_tag, run_id, names.TAG_ERROR, one_line(err))
+    tracking.with_retry(client.set_terminated, run_id, status)
+    log.warning("run %s marked %s", run_id, status)
+    return None
 
 
 def _tags(kind: str, chash: str, sweep: SweepContext | None, **extra: str) -> dict[str, str]:
@@ -106,7 +134,7 @@ def record_run(
         ``run_id``, ``status`` and what ``body`` returned (the summary
         metrics); for a skipped job, that run's metrics.
     """
-    client, experiment_id = _store(cfg, root)
+    client, experiment_id, uri = _store(cfg, root)
     chash = config_hash(cfg)
     if not cfg.get("force", False):
         done = find_finished(
@@ -120,20 +148,19 @@ def record_run(
     tags = _tags(kind, chash, sweep, **({names.TAG_GIT_COMMIT: commit} if commit else {}))
     mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=run_name, tags=tags)
     run_id = mlrun.info.run_id
-    status = "FAILED"
     try:
         tracking.log_params(client, run_id, flatten(cfg))
         summary = body(client, run_id)
-        status = "FINISHED"
-        return {"run_id": run_id, "status": status, **summary}
     except KeyboardInterrupt:
-        status = "KILLED"
+        _end_run(client, uri, run_id, "KILLED")
         raise
     except Exception as err:
-        tracking.with_retry(client.set_tag, run_id, names.TAG_ERROR, one_line(err))
+        gone = _end_run(client, uri, run_id, "FAILED", err)
+        if gone is not None:
+            raise gone from err
         raise
-    finally:
-        tracking.with_retry(client.set_terminated, run_id, status)
+    tracking.with_retry(client.set_terminated, run_id, "FINISHED")
+    return {"run_id": run_id, "status": "FINISHED", **summary}
 
 
 def record_failed_job(
@@ -143,7 +170,7 @@ def record_failed_job(
 
     ``kind`` is the run's ``gradlab.kind`` tag and ``name`` its run name.
     """
-    client, experiment_id = _store(cfg, root)
+    client, experiment_id, _ = _store(cfg, root)
     tags = _tags(kind, config_hash(cfg), sweep, **{names.TAG_ERROR: one_line(err)})
     mlrun = tracking.with_retry(client.create_run, experiment_id, run_name=name, tags=tags)
     run_id = mlrun.info.run_id
