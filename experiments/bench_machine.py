@@ -6,8 +6,11 @@ table names NumPy's SIMD dispatch targets found on this CPU (what
 ``np.show_runtime()`` prints) and the one its float64 ``np.exp`` runs
 (``numpy.lib.introspect.opt_func_info``), the kernel OpenBLAS chose, and the
 BLAS and CPU capability PyTorch was built with.  ``NPY_DISABLE_CPU_FEATURES=X86_V4``
-and ``OPENBLAS_CORETYPE=Haswell`` turn an AVX-512 machine's rows into an AVX2
-machine's.
+and ``OPENBLAS_CORETYPE=Haswell`` turn an AVX-512 machine's NumPy rows into an
+AVX2 machine's; PyTorch keeps its AVX-512 kernels unless ``ATEN_CPU_CAPABILITY=avx2``
+and ``MKL_ENABLE_INSTRUCTIONS=AVX2`` are set too (its row then says AVX2), and
+without them an engine-vs-PyTorch figure compares an AVX2 NumPy with an AVX-512
+PyTorch.
 """
 
 from __future__ import annotations

@@ -39,6 +39,12 @@ Some processors get OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) in their
 environment because older OpenBLAS builds compute wrong results on them; they
 slow a current NumPy.  Unset both for this command alone (second line above);
 the report records whether they were set and which kernel OpenBLAS runs.
+
+An AVX-512 machine measures an AVX2 machine's figures with
+``NPY_DISABLE_CPU_FEATURES=X86_V4 OPENBLAS_CORETYPE=Haswell`` for NumPy and
+``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2`` for PyTorch (the
+machine table then names X86_V3, the Haswell kernel and AVX2); with NumPy's
+switches alone an AVX2 engine races an AVX-512 PyTorch.
 """
 
 from __future__ import annotations

@@ -39,28 +39,46 @@ def _exp_minus_abs(z: Array, scale: float = 1.0) -> Array:
     return np.exp(e, out=e)
 
 
+def _sigmoid_halves(z: Array) -> tuple[Array, Array]:
+    """(σ(−|z|), σ(|z|)) from one exponential e = e^{−|z|}: (e·r, r) with r = 1/(1+e).
+
+    Both factors are positive, so σ(−|z|) keeps full relative accuracy where it
+    is tiny (σ(−40) ≈ 4e−18).  Five passes, −|z| in one (copysign, exact).
+    """
+    if not isinstance(z, np.ndarray) or z.dtype.kind != "f" or z.ndim == 0:  # scalars, integers
+        z = np.asarray(z, np.result_type(z, 1.0))
+        e, r = _sigmoid_halves(z.reshape(-1))
+        return e.reshape(z.shape), r.reshape(z.shape)
+    e = np.copysign(z, -1.0)
+    np.exp(e, out=e)
+    r = np.add(e, 1.0)
+    np.reciprocal(r, out=r)  # σ(|z|)
+    e *= r  # σ(−|z|)
+    return e, r
+
+
 def _sigmoid_prime(z: Array) -> Array:
-    # σ′(z) = σ(z)σ(−z) = e^{−|z|} / (1 + e^{−|z|})²: symmetric and free of the
-    # cancellation in σ(1−σ), so σ′(40) ≈ 4e−18 is kept rather than rounded to 0.
-    e = _exp_minus_abs(z)
-    d = np.add(e, 1.0)
-    d *= d
-    e /= d
+    # σ′(z) = σ(z)σ(−z) = σ(−|z|)σ(|z|) = e^{−|z|}/(1+e^{−|z|})²: symmetric and free
+    # of the cancellation in σ(1−σ), so σ′(40) ≈ 4e−18 is kept rather than rounded
+    # to 0.  The same operations as the σ′ of _sigmoid_and_prime, so a φ′
+    # recomputed from z equals the forward pass's bit for bit.
+    e, r = _sigmoid_halves(z)
+    e *= r
     return e
 
 
 def _sigmoid_and_prime(z: Array) -> tuple[Array, Array]:
-    # One exponential serves both: with e = e^{−|z|} and r = 1/(1+e) = σ(|z|),
-    # e·r = σ(−|z|), σ(z) is r or e·r by the sign of z, and σ′(z) = e·r² as in
-    # _sigmoid_prime.  Every factor is positive, so both keep full relative
-    # accuracy for tiny values (σ(−40) ≈ 4e−18, σ′(40) ≈ 4e−18).
-    e = _exp_minus_abs(z)
-    r = np.add(e, 1.0, out=np.empty_like(e))
-    np.reciprocal(r, out=r)  # σ(|z|)
-    e *= r  # σ(−|z|)
-    a = np.where(z < 0, e, r)  # σ(z)
-    e *= r  # σ′(z) = σ(|z|)σ(−|z|)
-    return a, e
+    # One exponential serves both: σ′(z) = σ(−|z|)σ(|z|) as in _sigmoid_prime,
+    # and σ(z) is σ(|z|) for z ≥ 0, σ(−|z|) for z < 0.  Since σ(−|z|) ≥ 0 and
+    # σ(|z|) ≥ σ(−|z|), that choice is max(copysign(σ(|z|), z), σ(−|z|)): two
+    # branch-free passes, in place, where np.where on a mask of random signs
+    # mispredicts half its branches and costs as much as the exponential.
+    # Eight passes in all, three new arrays (σ, σ′ and a temporary).
+    e, r = _sigmoid_halves(z)
+    prime = np.multiply(e, r)
+    a = np.copysign(r, z, out=r)
+    np.maximum(a, e, out=a)
+    return a, prime
 
 
 def _tanh_prime(z: Array) -> Array:
@@ -83,7 +101,9 @@ def _relu_prime(z: Array) -> Array:
 
 
 def _leaky_relu(z: Array) -> Array:
-    return np.where(z > 0, z, LEAKY_SLOPE * z)
+    # max(z, 0.01z) is z for z > 0 and 0.01z otherwise, as np.where(z > 0, …) but
+    # without a branch per element (random signs would mispredict half of them).
+    return np.maximum(z, LEAKY_SLOPE * z)
 
 
 def _leaky_relu_prime(z: Array) -> Array:

@@ -255,7 +255,7 @@ def _backward(
     nabla_beta: list[Array | None] = [None] * L
     grad_a = None  # ∂C_k/∂a^l, kept only while a skip at layer l needs it
 
-    delta = cost.delta(zs[-1], activations[-1], y, output)  # eq. 1, (..., n, n_L)
+    delta = cost.delta(zs[-1], activations[-1], y, output, primes[-1])  # eq. 1, (..., n, n_L)
     for i in range(L - 1, -1, -1):
         deltas[i] = delta
         nb = np.add.reduce(delta, axis=-2)  # (..., n_l)

@@ -21,13 +21,20 @@ Array = np.ndarray
 
 
 def _quadratic_value(z: Array, a: Array, y: Array) -> Array:
-    # C_k = ½‖a^L_k − y_k‖²; mean over the batch axis.
-    return 0.5 * np.sum((a - y) ** 2, axis=-1).mean(axis=-1)
+    # C_k = ½‖a^L_k − y_k‖²; mean over the batch axis.  Squared in place: one temporary.
+    sq = np.subtract(a, y)
+    np.square(sq, out=sq)
+    return 0.5 * np.sum(sq, axis=-1).mean(axis=-1)
 
 
-def _quadratic_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
-    # δ^L = (a^L − y) ⊙ φ′(z^L)   (notes §3.2; §1–2 use (a−y)² and get 2(a−y))
-    return (a - y) * phi.phi_prime(z)
+def _quadratic_delta(
+    z: Array, a: Array, y: Array, phi: Activation, prime: Array | None = None
+) -> Array:
+    # δ^L = (a^L − y) ⊙ φ′(z^L)   (notes §3.2; §1–2 use (a−y)² and get 2(a−y)),
+    # with the forward pass's φ′(z^L) when given (no second exponential).
+    delta = np.subtract(a, y)
+    delta *= phi.phi_prime(z) if prime is None else prime
+    return delta
 
 
 def _cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
@@ -36,7 +43,9 @@ def _cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
     return np.sum(np.logaddexp(0.0, z) - y * z, axis=-1).mean(axis=-1)
 
 
-def _cross_entropy_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
+def _cross_entropy_delta(
+    z: Array, a: Array, y: Array, phi: Activation, prime: Array | None = None
+) -> Array:
     # δ^L = a^L − y: the σ′ of the output cancels (Nielsen ch. 3, eq. 66).
     return a - y
 
@@ -48,7 +57,9 @@ def _softmax_cross_entropy_value(z: Array, a: Array, y: Array) -> Array:
     return (np.sum(y, axis=-1) * lse - np.sum(y * z, axis=-1)).mean(axis=-1)
 
 
-def _softmax_cross_entropy_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
+def _softmax_cross_entropy_delta(
+    z: Array, a: Array, y: Array, phi: Activation, prime: Array | None = None
+) -> Array:
     # δ^L = ∂C_k/∂z^L = (Σ_j y_j) softmax(z^L) − y, which is softmax(z^L) − y for
     # targets that sum to 1 (one-hot or probabilities); the output layer is linear.
     return np.sum(y, axis=-1, keepdims=True) * softmax(z, axis=-1) - y
@@ -65,14 +76,15 @@ class Cost:
     value : callable
         ``value(z, a, y)`` → batch-mean cost, shape ``z.shape[:-2]``.
     delta : callable
-        ``delta(z, a, y, phi)`` → δ^L, shape of ``z``.
+        ``delta(z, a, y, phi, prime=None)`` → δ^L, shape of ``z``; ``prime`` is
+        φ′(z^L) if already computed (it is then not recomputed from z).
     output_activations : tuple of str or None
         Output activations the formula is valid for (None: any).
     """
 
     name: str
     value: Callable[[Array, Array, Array], Array]
-    delta: Callable[[Array, Array, Array, Activation], Array]
+    delta: Callable[..., Array]
     output_activations: tuple[str, ...] | None = None
 
     def check_output(self, output_activation: str) -> None:

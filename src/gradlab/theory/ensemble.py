@@ -35,9 +35,11 @@ def _linear_probe_value(z: Array, a: Array, y: Array) -> Array:
     return np.sum(y * a, axis=-1).mean(axis=-1)
 
 
-def _linear_probe_delta(z: Array, a: Array, y: Array, phi: Activation) -> Array:
-    # δ^L = ∂C_k/∂a^L ⊙ φ′(z^L) = e ⊙ φ′(z^L)   (notes, eq. 1)
-    return y * phi.phi_prime(z)
+def _linear_probe_delta(
+    z: Array, a: Array, y: Array, phi: Activation, prime: Array | None = None
+) -> Array:
+    # δ^L = ∂C_k/∂a^L ⊙ φ′(z^L) = e ⊙ φ′(z^L)   (notes, eq. 1); φ′ as the engine passes it
+    return y * (phi.phi_prime(z) if prime is None else prime)
 
 
 #: The random linear read-out C_k = ⟨e_k, a^L_k⟩: the "target" y carries e = ∂C_k/∂a^L.

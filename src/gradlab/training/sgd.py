@@ -34,12 +34,18 @@ def sgd_update(
     weight_decay: float = 0.0,
     n_train: int = 1,
 ) -> None:
-    """Apply one SGD step in place, using the batch-mean gradients of ``trace``."""
+    """Apply one SGD step in place, using the batch-mean gradients of ``trace``.
+
+    η∇W^l goes through one scratch array the size of the largest W^l, reused by
+    every layer, instead of a new array per layer; ``trace`` is left unchanged.
+    """
     shrink = 1.0 - lr * weight_decay / n_train
+    scratch = np.empty(max(nw.size for nw in trace.nabla_w), np.result_type(*trace.nabla_w, lr))
     for w, b, nw, nb in zip(weights, biases, trace.nabla_w, trace.nabla_b, strict=True):
         if shrink != 1.0:
             w *= shrink
-        w -= lr * nw
+        step = np.multiply(nw, lr, out=scratch[: nw.size].reshape(nw.shape))
+        w -= step
         b -= lr * nb
 
 
