@@ -37,7 +37,7 @@ def index_html(markdown_text: str, title: str = "gradlab report") -> str:
         "</table>", "</table></div>"
     )
     return (
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
         f"<body>\n{body}</body>\n</html>\n"
