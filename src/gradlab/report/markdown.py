@@ -78,8 +78,7 @@ def theory_text(sections: list[str]) -> str:
         "\n# Theory and classic results\n\n"
         "Figures 6–10 come from the latest sweep of each preset named below "
         f"({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}; "
-        "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n"
-        + "\n".join(sections)
+        "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n" + "\n".join(sections)
     )
 
 
