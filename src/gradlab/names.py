@@ -112,6 +112,8 @@ def profile_metric(prefix: str, quantity: str) -> str:
 
 
 # ---- recurrent runs (model=rnn | lstm) ------------------------------------
+MODEL_KIND = "model.kind"  # the config key (and MLflow param) that names the model kind
+RECURRENT_KINDS = ("rnn", "lstm")  # its values for gradlab.RNN and gradlab.LSTM
 GRAD_NORM = "grad_norm"  # global ‖∇θ‖₂ of each SGD step's mini-batch, before clipping
 CLIPPED = "clipped"  # 0/1 per SGD step: train.clip_norm rescaled that step's gradient
 STEP_LOSS = "step_loss"  # cost of each SGD step's mini-batch

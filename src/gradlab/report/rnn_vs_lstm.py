@@ -55,11 +55,12 @@ def failure_lengths(success: pd.DataFrame) -> dict[str, int | None]:
 
 
 def error_profiles(success: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """``kind``, ``phase``, ``quantity`` ('δ_t' RNN, 'δ_h', 'δ_c' LSTM), ``time_gap`` and
-    ``value`` (rms over the probe batch), for the lowest seed at the longest length."""
+    """``kind``, ``seed``, ``phase``, ``quantity`` ('δ_t' RNN, 'δ_h', 'δ_c' LSTM),
+    ``time_gap`` and ``value`` (rms over the probe batch), for the lowest seed at the
+    longest length."""
     longest = success[success["length"] == success["length"].max()]
     first = longest.sort_values("seed").groupby("kind").head(1)
-    rows = history.merge(first[["run_id", "kind"]], on="run_id")
+    rows = history.merge(first[["run_id", "kind", "seed"]], on="run_id")
     rows = rows[rows["phase"].isin([names.PHASE_INIT, names.PHASE_FINAL])]
     if rows.empty:
         raise NoDataError(f"no run of the longest length has its {names.ARTIFACT_TIME_HISTORY}")
@@ -71,7 +72,7 @@ def error_profiles(success: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame
             part["quantity"] = np.where(part["kind"] == "rnn", "δ_t", "δ_h")
         else:
             part = part[part["kind"] == "lstm"].assign(quantity=label)
-        parts.append(part[["kind", "phase", "quantity", "time_gap", "value"]])
+        parts.append(part[["kind", "seed", "phase", "quantity", "time_gap", "value"]])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -105,7 +106,8 @@ def plot_rnn_vs_lstm(runs: pd.DataFrame, history: pd.DataFrame) -> tuple[pd.Data
                     color=COLOURS.get(kind, "k"), label=f"{kind} ‖{qty}‖")  # fmt: skip
         log_y(ax)
         ax.set_xlabel("time gap T − t")
-        ax.set_title(f"T = {success['length'].max()}, {what}", fontsize=10)
+        seed = int(profiles["seed"].min())
+        ax.set_title(f"T = {success['length'].max()}, seed {seed}, {what}", fontsize=10)
         ax.legend(fontsize=8)
     ax_init.set_ylabel("rms over the probe batch")
     for ax in (ax_mse, ax_init, ax_final):
@@ -123,7 +125,9 @@ def rnn_vs_lstm_text(data: pd.DataFrame) -> str:
     for kind, grp in success.groupby("kind", sort=False):
         per = grp.groupby("length").agg(ok=("success", "sum"), n=("success", "size"),
                                         med=("mse_ratio", "median"))  # fmt: skip
-        cells = ", ".join(f"T = {t}: {r.ok}/{r.n} (median {r.med:.3g})" for t, r in per.iterrows())
+        cells = ", ".join(
+            f"T = {int(t)}: {int(r.ok)}/{int(r.n)} (median {r.med:.3g})" for t, r in per.iterrows()
+        )
         where = f"fails from T = {fail[kind]}" if fail.get(kind) else "succeeds at every length"
         lines.append(f"- {kind}: seeds solving (test MSE < chance/10): {cells}; {where}.")
     return "\n".join(lines)

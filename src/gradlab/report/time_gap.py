@@ -106,7 +106,7 @@ def time_gap_text(data: pd.DataFrame) -> str:
     lines = []
     for act, grp in time_gap_summary(data).groupby("activation", sort=False):
         pairs = ", ".join(
-            f"ρ = {r.rho:g}: {r.measured:.4g} (bound {r.factor:.4g})" for r in grp.itertuples()
+            f"ρ = {r.rho:g}: {r.measured:.6g} (bound {r.factor:.6g})" for r in grp.itertuples()
         )
         lines.append(f"- {act}, measured factor per step (‖δ_1‖/‖δ_T‖)^(1/(T−1)): {pairs}.")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gradlab import names
 from gradlab.data.sequences import DIGITS_READS, SEQUENCE_DATASETS
 from gradlab.engine.activations import ACTIVATIONS
 from gradlab.engine.init import INITS
@@ -29,7 +30,7 @@ from gradlab.training.spec import run_spec
 
 #: ``model.kind`` of each model option; a config without the key is an MLP.
 MODEL_KINDS = ("mlp", "rnn", "lstm")
-RECURRENT_KINDS = ("rnn", "lstm")
+RECURRENT_KINDS = names.RECURRENT_KINDS
 #: ``train.cost`` of a sequence classification task → the readout cost it trains with.
 SEQUENCE_COST = {"cross_entropy": "softmax_cross_entropy", "quadratic": "quadratic"}
 #: Tasks whose target is a class (one-hot) rather than a real number.
