@@ -241,10 +241,10 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     TheoryFigure(
         "rnn_clipping",
         "Figure 12. Exploding gradients through time and gradient-norm clipping",
-        "A tanh RNN with ρ(W_hh) = 3 trained by SGD with momentum on the adding problem "
-        "(T = 20, η = 0.1, μ = 0.9), with and without clipping ‖∇θ‖₂ to 1: the mini-batch cost, the gradient "
-        "norm before clipping (dotted: the threshold) and the share of steps clipped, "
-        "one line per seed.",
+        "A tanh RNN with ρ(W_hh) = 3 trained by SGD with momentum (η = 0.1, μ = 0.9) on the "
+        "adding problem (T = 20), with and without clipping ‖∇θ‖₂ to 1: the mini-batch cost, "
+        "the gradient norm before clipping (dotted: the threshold) and the share of steps "
+        "clipped, one line per seed.",
         (names.PRESET_RNN_CLIPPING,),
         _draw_clipping,
         clipping_text,
