@@ -130,14 +130,14 @@ def test_linear_rnn_decays_exactly_as_rho_per_step():
 
 
 def test_clipping_bounds_every_update_and_counts_the_clipped_steps():
-    over = {"train.lr": 0.1, "model.spectral_radius": 3.0, "train.clip_norm": 0.05}
+    over = {"train.lr": 0.1, "model.spectral_radius": 3.0, "train.clip_norm": 3.0}
     spec, rng, data = small(**over)
     result = train_sequence(spec, data, rng)
     norms = result.steps_frame[names.GRAD_NORM].to_numpy()
     clipped = result.steps_frame[names.CLIPPED].to_numpy()
-    np.testing.assert_array_equal(clipped, (norms > 0.05).astype(int))
+    np.testing.assert_array_equal(clipped, (norms > 3.0).astype(int))
     assert result.summary()[names.CLIPPED_FRAC] == pytest.approx(clipped.mean())
-    assert clipped.sum() > 0
+    assert 0 < clipped.sum() < len(clipped)  # both kinds of step occur
 
 
 def test_recorded_gradient_norm_is_the_pre_clip_norm_of_the_batch():
