@@ -1,7 +1,7 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6–10, from the theory presets), so
+sweep) and :data:`THEORY_FIGURES` (6–13, from the theory and recurrent presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """

@@ -1,4 +1,4 @@
-"""The runs of figures 6–10: the latest sweep of each theory preset.
+"""The runs of figures 6–13: the latest sweep of each theory preset.
 
 Each preset of ``names.THEORY_PRESETS`` is found by its parent run (tag
 ``gradlab.kind`` = ``sweep`` and ``gradlab.preset`` = the preset name); of its
