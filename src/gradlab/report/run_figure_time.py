@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatter, NullLocator
+from matplotlib.ticker import LogFormatter, MaxNLocator, NullLocator
 
 from gradlab.report.run_figure import DPI, PHASE_STYLE
 
@@ -51,6 +51,7 @@ def draw_time_figure(history: pd.DataFrame, title: str, diverged: bool = False) 
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=True))
     ax.yaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time step t (T = last, where the cost is)")
     ax.set_ylabel("rms ‖δ_t‖ over samples")
     ax.grid(True, which="major", alpha=0.3)
