@@ -245,7 +245,8 @@ def train_sequence(
                     clipped = 0
                 else:
                     norm = clip_grad_norm(grads, spec.clip_norm)
-                    clipped = int(norm > spec.clip_norm)
+                    # clip_grad_norm rescales exactly when ‖g‖ + 1e-6 > max_norm
+                    clipped = int(norm + 1e-6 > spec.clip_norm)
                 optimizer.step(params, grads)
                 step += 1
                 result.step_log.append((step, float(trace.cost), norm, clipped))
