@@ -24,7 +24,8 @@ install: $(STAMP)
 
 # Into ./mlflow.db: the default sweep (36 runs, 2 joblib workers), then the presets of the
 # theory figures (Nielsen ch. 5 and exploding gradients in training; mean-field probes,
-# phase diagram and Jacobian spectra at initialisation), then the report from all of them.
+# phase diagram and Jacobian spectra at initialisation; the recurrent presets: time gap,
+# clipping, RNN against LSTM on the adding problem), then the report from all of them.
 # The presets' jobs take a second or less each, so they run in one process: starting the
 # joblib workers costs more than they save (measured: 11-23 s each, twice that with joblib).
 JOBLIB := hydra/launcher=joblib hydra.launcher.n_jobs=2
@@ -35,6 +36,9 @@ run: install
 	$(BIN)/python experiments/probe.py -m +experiment=probe_mean_field
 	$(BIN)/python experiments/probe.py -m +experiment=phase_diagram
 	$(BIN)/python experiments/probe.py -m +experiment=jacobian_spectrum
+	$(BIN)/python experiments/train.py -m +experiment=rnn_time_gap
+	$(BIN)/python experiments/train.py -m +experiment=rnn_clipping $(JOBLIB)
+	$(BIN)/python experiments/train.py -m +experiment=rnn_vs_lstm $(JOBLIB)
 	$(BIN)/python reports/make_report.py
 	@echo "Runs: $(CURDIR)/mlflow.db ('make ui' prints the URL to open). Report: reports/index.html"
 

@@ -7,9 +7,10 @@
 Writes <out>/figures/*.png (200 dpi), *.svg and *.csv (the data drawn), and
 <out>/index.md with a two-line caption per figure and the sweep summary table.
 Figures 1-5 show the training sweep chosen by --sweep/--filter (default: the
-latest one outside the theory presets); figures 6-10 always the latest sweep of
+latest one outside the theory presets); figures 6-13 always the latest sweep of
 each theory preset (probe_mean_field, phase_diagram, jacobian_spectrum,
-nielsen_ch5, exploding), with a note naming any preset that was never run.
+nielsen_ch5, exploding, rnn_time_gap, rnn_clipping, rnn_vs_lstm), with a note
+naming any preset that was never run.
 """
 
 from __future__ import annotations

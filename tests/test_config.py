@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from gradlab.errors import ConfigError
 from gradlab.explain.example import SCHEMA as EXPLAIN_SCHEMA
 from gradlab.jobs.cli import check_override_keys, hydra_job
-from gradlab.jobs.config import VALIDATORS, compose, presets, with_shared_conf
+from gradlab.jobs.config import VALIDATORS, compose, group_choices, presets, with_shared_conf
 from gradlab.jobs.train import run as train_run
 from gradlab.schema import check_keys
 from gradlab.theory.probe import SCHEMA as PROBE_SCHEMA
@@ -41,6 +41,7 @@ def test_presets_live_with_their_entry_point():
     assert found == set(PRESETS)
     assert {("train", "default_sweep"), ("train", "nielsen_ch5"), ("train", "exploding")} <= found
     assert {("probe", "phase_diagram"), ("explain", "seed_example_232")} <= found
+    assert {("train", p) for p in ("rnn_time_gap", "rnn_clipping", "rnn_vs_lstm")} <= found
 
 
 def sweep_points(cfg) -> list[list[str]]:
@@ -70,8 +71,12 @@ def test_every_point_of_every_preset_passes_its_schema(entry, preset):
         assert points == [[]]  # a walkthrough is one run
     else:
         assert len(points) > 1, f"{preset} sweeps nothing"
+    groups = group_choices(CONF, entry)
     for point in points:
-        VALIDATORS[entry](apply(cfg, point))
+        if any(o.split("=", 1)[0] in groups for o in point):  # model=lstm: Hydra composes it
+            VALIDATORS[entry](resolved(entry, [f"+experiment={preset}", *point]))
+        else:
+            VALIDATORS[entry](apply(cfg, point))
 
 
 def test_a_sweep_point_is_the_config_hydra_composes_for_it():
@@ -242,12 +247,13 @@ def test_a_group_given_a_plain_value_is_named():
         (
             "train",
             ["model=transformer"],
-            "model=transformer is not allowed; choose one of: mlp (conf/train/model/)",
+            "model=transformer is not allowed; choose one of: lstm, mlp, rnn (conf/train/model/)",
         ),
         (
             "train",
             ["-m", "data=digits,mnist"],
-            "data=mnist is not allowed; choose one of: digits, gaussian, mnist1d (conf/data/)",
+            "data=mnist is not allowed; choose one of: adding, digits, digits_seq, gaussian, "
+            "mnist1d, recall (conf/data/)",
         ),
     ],
 )

@@ -65,6 +65,17 @@ TIME_COLUMNS: dict[str, str] = {
 
 
 # ---- metrics -------------------------------------------------------------
+#: Per-time-step columns logged as profiles of a recurrent run (step = time step t);
+#: columns that are NaN for the run's network (RNN or LSTM) are left out.
+TIME_PROFILE_QUANTITIES = (
+    "delta_rms",
+    "delta_c_rms",
+    "grad_b_norm",
+    "bound",
+    "sigma_prime_mean",
+    "saturated_frac",
+    "forget_mean",
+)
 #: Diagnostics logged per layer at every logged step, e.g. ``grad_b_norm/layer_003``.
 PER_LAYER_QUANTITIES = ("grad_b_norm", "grad_w_norm", "delta_rms", "saturated_frac", "bound")
 #: Profiles logged with step = layer l, so the MLflow chart is the curve vs layer.
@@ -100,6 +111,41 @@ def profile_metric(prefix: str, quantity: str) -> str:
     return f"{prefix}/{quantity}"
 
 
+# ---- recurrent runs (model=rnn | lstm) ------------------------------------
+MODEL_KIND = "model.kind"  # the config key (and MLflow param) that names the model kind
+RECURRENT_KINDS = ("rnn", "lstm")  # its values for gradlab.RNN and gradlab.LSTM
+GRAD_NORM = "grad_norm"  # global ‖∇θ‖₂ of each SGD step's mini-batch, before clipping
+CLIPPED = "clipped"  # 0/1 per SGD step: train.clip_norm rescaled that step's gradient
+STEP_LOSS = "step_loss"  # cost of each SGD step's mini-batch
+TEST_MSE = "test_mse"  # mean (ŷ_T − y)² on the test set (regression tasks: adding)
+CHANCE_MSE = "chance_mse"  # the MSE of always predicting 1 on the adding problem: 1/6
+MSE_RATIO = "mse_ratio"  # test_mse / chance_mse: 1 = chance, 0 = solved
+GRAD_NORM_MEDIAN = "grad_norm_median"  # median over SGD steps of the pre-clip ‖∇θ‖₂
+GRAD_NORM_MAX = "grad_norm_max"  # largest pre-clip ‖∇θ‖₂ over SGD steps
+CLIPPED_FRAC = "clipped_frac"  # share of SGD steps whose gradient was clipped
+TIME_VANISH_RATIO = "time_vanish_ratio"  # ‖δ_1‖ / ‖δ_T‖ (rms over samples) at initialisation
+DECAY_PER_STEP = "decay_per_step"  # (‖δ_1‖/‖δ_T‖)^{1/(T−1)} at initialisation
+BOUND_PER_STEP = "bound_per_step"  # RNN: sup|φ′|·‖W_hh‖₂ at initialisation
+W_HH_SPECTRAL_NORM = "w_hh_spectral_norm"  # RNN: ‖W_hh‖₂ at initialisation
+W_HH_SPECTRAL_RADIUS = "w_hh_spectral_radius"  # RNN: max |eigenvalue| of W_hh at init
+SEQUENCE_SUMMARY_METRICS = (
+    TRAIN_LOSS,
+    TEST_ACCURACY,
+    TEST_MSE,
+    CHANCE_MSE,
+    MSE_RATIO,
+    GRAD_NORM_MEDIAN,
+    GRAD_NORM_MAX,
+    CLIPPED_FRAC,
+    TIME_VANISH_RATIO,
+    DECAY_PER_STEP,
+    BOUND_PER_STEP,
+    W_HH_SPECTRAL_NORM,
+    W_HH_SPECTRAL_RADIUS,
+    DIVERGED,
+    TRAIN_SECONDS,
+)
+
 # ---- tags ----------------------------------------------------------------
 TAG_SWEEP_ID = "gradlab.sweep_id"  # shared by a multirun's parent and children
 TAG_CONFIG_HASH = "gradlab.config_hash"  # hash of the resolved job config (resume)
@@ -121,10 +167,25 @@ ARTIFACT_CONFIG = "config.yaml"  # the resolved job config
 ARTIFACT_HISTORY = "history.csv"  # every logged step × layer × diagnostic
 ARTIFACT_FIGURE = "gradient_vs_layer.png"  # the run's own figure 1
 
+ARTIFACT_TIME_HISTORY = "time_history.csv"  # recurrent: every logged step × time step
+ARTIFACT_STEPS = "steps.csv"  # recurrent: STEP_COLUMNS, one row per SGD step
+ARTIFACT_TIME_FIGURE = "gradient_vs_time.png"  # recurrent: the run's ‖δ_t‖ against t
+
 # ---- history table -------------------------------------------------------
 #: phase of a history row: at initialisation, during training, after the last step
 PHASE_INIT, PHASE_TRAIN, PHASE_FINAL = "init", "train", "final"
 HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS)
+#: A recurrent run's history: SGD step, epoch, phase, then the time table with its step
+#: column t renamed ``time_step`` (t = 1..T), one row per logged step × time step.
+TIME_HISTORY_COLUMNS = (
+    "step",
+    "epoch",
+    "phase",
+    "time_step",
+    *(c for c in TIME_COLUMNS if c != "step"),
+)
+#: The per-SGD-step log of a recurrent run (artifact ARTIFACT_STEPS).
+STEP_COLUMNS = ("step", STEP_LOSS, GRAD_NORM, CLIPPED)
 
 # ---- the probe (experiments/probe.py): gradients at initialisation -------
 #: Per-layer profiles of a probe run, logged as ``probe/{quantity}`` with step = layer l.
@@ -189,10 +250,15 @@ PRESET_PHASE_DIAGRAM = "phase_diagram"  # probe.py: tanh over σ_w² × σ_b²
 PRESET_JACOBIAN = "jacobian_spectrum"  # probe.py: Gaussian vs orthogonal J spectra
 PRESET_NIELSEN_CH5 = "nielsen_ch5"  # train.py: Nielsen's speed of learning, ch. 5
 PRESET_EXPLODING = "exploding"  # train.py: ReLU above σ_w² = 2 until it overflows
+PRESET_RNN_TIME_GAP = "rnn_time_gap"  # train.py: ‖δ_t‖ against T − t at initialisation
+PRESET_RNN_CLIPPING = "rnn_clipping"  # train.py: ρ > 1 with and without train.clip_norm
+PRESET_RNN_VS_LSTM = "rnn_vs_lstm"  # train.py: adding problem against T, RNN and LSTM
+RECURRENT_PRESETS = (PRESET_RNN_TIME_GAP, PRESET_RNN_CLIPPING, PRESET_RNN_VS_LSTM)
 THEORY_PRESETS = (
     PRESET_MEAN_FIELD,
     PRESET_PHASE_DIAGRAM,
     PRESET_JACOBIAN,
     PRESET_NIELSEN_CH5,
     PRESET_EXPLODING,
+    *RECURRENT_PRESETS,
 )

@@ -9,6 +9,7 @@ recorded as a FAILED run and the sweep goes on (the sweep callback reports it).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ from gradlab.jobs.train import run
 from gradlab.schema import unknown_key_error
 from gradlab.track.client import StoreUnreachable
 from gradlab.track.record import SweepContext, record_failed_job
-from gradlab.training.spec import run_name as train_run_name
+from gradlab.training.sequence_spec import train_run_name
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,37 @@ def check_override_keys(overrides: list[str], conf: Path, entry: str) -> None:
     plain = [o for o in plain if not o.startswith("hydra") and "/" not in o.split("=")[0]]
     if not plain:
         return
-    base = compose(conf, entry)
+    # a key exists if one of the configs the group choices compose has it
+    # (model.spectral_radius with model=rnn, data.length with data=adding)
+    bases = [compose(conf, entry, chosen) for chosen in _group_combinations(overrides, conf, entry)]
     for o in plain:
         key, value = o.split("=", 1)
-        node, path = base, []
-        for part in key.split("."):
-            if not isinstance(node, DictConfig) or part not in node:
-                keys = node.keys() if isinstance(node, DictConfig) else ()
-                err = unknown_key_error(key, value, ".".join(path), part, keys)
-                raise ConfigError(str(err))
-            node, path = node[part], [*path, part]
+        errors = [_missing(base, key, value) for base in bases]
+        if all(errors):
+            raise ConfigError(str(errors[0]))
+
+
+def _missing(base: DictConfig, key: str, value: str) -> ValueError | None:
+    """The unknown-key error of ``key`` in the composed ``base``, None if it has the key."""
+    node, path = base, []
+    for part in key.split("."):
+        if not isinstance(node, DictConfig) or part not in node:
+            keys = node.keys() if isinstance(node, DictConfig) else ()
+            return unknown_key_error(key, value, ".".join(path), part, keys)
+        node, path = node[part], [*path, part]
+    return None
+
+
+def _group_combinations(overrides: list[str], conf: Path, entry: str) -> list[list[str]]:
+    """Every combination of the group choices among ``overrides`` (``model=rnn,lstm``
+    ``data=adding`` -> [model=rnn, data=adding], [model=lstm, data=adding])."""
+    groups = group_choices(conf, entry)
+    options = []
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if key.lstrip("+") in groups and re.fullmatch(r"[\w-]+(,[\w-]+)*", value):
+            options.append([f"{key}={name}" for name in value.split(",")])
+    return [list(c) for c in itertools.product(*options)]
 
 
 def _check_group_choices(overrides: list[str], conf: Path, entry: str) -> None:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from gradlab.explain.example import example_spec
 from gradlab.theory.probe import probe_spec
-from gradlab.training.spec import run_spec
+from gradlab.training.sequence_spec import train_spec
 
 #: The primary config's file name in every conf/<entry>/ directory.
 CONFIG_NAME = "config"
@@ -32,7 +32,7 @@ CONFIG_NAME = "config"
 PRESET_GROUP = "experiment"
 #: Entry point (experiments/<entry>.py, conf/<entry>/) -> its config validator.
 VALIDATORS: dict[str, Callable[[Mapping], object]] = {
-    "train": run_spec,
+    "train": train_spec,
     "probe": probe_spec,
     "explain": example_spec,
 }

@@ -28,6 +28,7 @@ from gradlab.jobs.signals import raise_if_interrupted, sigterm_as_interrupt
 from gradlab.track import client as tracking
 from gradlab.track.record import SweepContext, record_run
 from gradlab.training.loop import Measurement, prepare, train
+from gradlab.training.sequence_spec import RECURRENT_KINDS, model_kind
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,15 @@ def run(
         ``diverged`` and the summary metrics.
     """
     try:  # every check that can fail on user input happens before MLflow is touched
-        spec, rng, data = prepare(cfg)
+        recurrent = model_kind(cfg) in RECURRENT_KINDS
+        if not recurrent:
+            spec, rng, data = prepare(cfg)
     except ValueError as err:
         raise ConfigError(str(err)) from None
+    if recurrent:  # model=rnn | lstm: the sequence job, which validates its own keys
+        from gradlab.jobs.train_sequence import run_sequence
+
+        return run_sequence(cfg, root, sweep, blas_threads)
 
     def body(client, run_id: str) -> dict:
         with sigterm_as_interrupt(), threadpool_limits(limits=blas_threads):

@@ -73,7 +73,7 @@ def make_report(
         Every file written, all inside ``out_dir``.
 
     Figures 1–5 show the latest training sweep (``sweep``, ``filter``);
-    figures 6–10 the latest sweep of each preset of ``names.THEORY_PRESETS``.
+    figures 6–13 the latest sweep of each preset of ``names.THEORY_PRESETS``.
     Without training runs but with a theory preset, only the theory figures
     are drawn.
 

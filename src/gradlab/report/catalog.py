@@ -1,7 +1,7 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6–10, from the theory presets), so
+sweep) and :data:`THEORY_FIGURES` (6–13, from the theory and recurrent presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """
@@ -15,6 +15,7 @@ import pandas as pd
 
 from gradlab import names
 from gradlab.report import markdown
+from gradlab.report.clipping import clipping_text, plot_clipping
 from gradlab.report.delta_vs_layer import plot_measured_vs_predicted
 from gradlab.report.exploding import plot_exploding
 from gradlab.report.frames import INIT, NoDataError, deepest_runs, natural_init_runs, pick_deep_run
@@ -23,7 +24,9 @@ from gradlab.report.layer_figures import plot_gradient_vs_layer, plot_saturation
 from gradlab.report.nielsen import plot_nielsen_ch5
 from gradlab.report.phase_diagram import plot_phase_diagram
 from gradlab.report.presets import SCRIPTS, Inputs
+from gradlab.report.rnn_vs_lstm import plot_rnn_vs_lstm, rnn_vs_lstm_text
 from gradlab.report.speed import plot_gradient_heatmap, plot_speed_of_learning
+from gradlab.report.time_gap import plot_time_gap, time_gap_text
 from gradlab.report.vanishing import plot_vanishing_vs_depth
 
 
@@ -160,6 +163,21 @@ def _draw_exploding(inp: Inputs):
     )
 
 
+def _draw_time_gap(inp: Inputs):
+    p = names.PRESET_RNN_TIME_GAP
+    return plot_time_gap(inp.runs(p), inp.time_history(p))
+
+
+def _draw_clipping(inp: Inputs):
+    p = names.PRESET_RNN_CLIPPING
+    return plot_clipping(inp.runs(p), inp.steps(p))
+
+
+def _draw_rnn_vs_lstm(inp: Inputs):
+    p = names.PRESET_RNN_VS_LSTM
+    return plot_rnn_vs_lstm(inp.runs(p), inp.time_history(p))
+
+
 THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     TheoryFigure(
         "theory_delta_vs_layer",
@@ -210,6 +228,40 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         (names.PRESET_EXPLODING, names.PRESET_MEAN_FIELD),
         _draw_exploding,
         markdown.exploding_text,
+    ),
+    TheoryFigure(
+        "rnn_time_gap",
+        "Figure 11. Vanishing and exploding through time: error against time gap",
+        "rms ‖δ_t‖/‖δ_T‖ of RNNs at initialisation (adding problem, T = 50, cost on ŷ_T) "
+        "against the time gap T − t, one panel per activation, one colour per spectral "
+        "radius ρ of the orthogonal W_hh; dashed: the bound (sup|φ′|·‖W_hh‖₂)^{T−t}, which "
+        "the linear RNN meets exactly.",
+        (names.PRESET_RNN_TIME_GAP,),
+        _draw_time_gap,
+        time_gap_text,
+    ),
+    TheoryFigure(
+        "rnn_clipping",
+        "Figure 12. Exploding gradients through time and gradient-norm clipping",
+        "A tanh RNN with ρ(W_hh) = 3 trained by SGD with momentum (η = 0.1, μ = 0.9) on the "
+        "adding problem (T = 20), with and without clipping ‖∇θ‖₂ to 1: the mini-batch cost, "
+        "the gradient norm before clipping (dotted: the threshold) and the share of steps "
+        "clipped, one line per seed.",
+        (names.PRESET_RNN_CLIPPING,),
+        _draw_clipping,
+        clipping_text,
+    ),
+    TheoryFigure(
+        "rnn_vs_lstm",
+        "Figure 13. The adding problem against sequence length: RNN against LSTM",
+        "Left: test MSE over the chance MSE 1/6 against T for the tanh RNN (H = 32) and the "
+        "LSTM (H = 16) at about equal parameter counts, one point per seed, after 600 Adam "
+        "steps; dotted: the success threshold. Middle and right: for the longest T, the "
+        "RNN's ‖δ_t‖ and the LSTM's ‖∂C/∂h_t‖ (solid) and ‖∂C/∂c_t‖ (dashed) against the "
+        "time gap, at initialisation and after training.",
+        (names.PRESET_RNN_VS_LSTM,),
+        _draw_rnn_vs_lstm,
+        rnn_vs_lstm_text,
     ),
 )
 THEORY_FIGURE_NAMES = tuple(f.name for f in THEORY_FIGURES)

@@ -101,7 +101,8 @@ def _latest_training_sweep(client, exp_id: str, train: str):
         if parent.data.tags.get(names.TAG_PRESET) in names.THEORY_PRESETS:
             continue
         kids = f"{train} AND {read.tag(read.PARENT_TAG)} = '{parent.info.run_id}'"
-        if client.search_runs([exp_id], kids, max_results=1):
+        kid = client.search_runs([exp_id], kids, max_results=1)
+        if kid and kid[0].data.params.get(names.MODEL_KIND) not in names.RECURRENT_KINDS:
             return parent
     return None
 
@@ -152,6 +153,13 @@ def load_runs(
             f"no training runs in {what} at {redact(tracking_uri)}"
             f"{' matching ' + repr(filter) if filter else ''}{hint}; "
             "record a sweep first with `make run`"
+        )
+    # recurrent runs (model=rnn | lstm) have per-time-step tables and figures of their own
+    found = [r for r in found if r.data.params.get(names.MODEL_KIND) not in names.RECURRENT_KINDS]
+    if not found:
+        raise ReportError(
+            f"{parent or 'the selected runs'} holds only recurrent runs (model=rnn | lstm); "
+            "figures 1-5 draw MLP runs, the recurrent presets have figures 11-13"
         )
     runs = sort_runs(read.runs_frame(read.latest_per_point(found)))
     days = sorted({t.strftime("%Y-%m-%d") for t in runs["start_time"].dropna()})

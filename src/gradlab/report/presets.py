@@ -1,4 +1,4 @@
-"""The runs of figures 6–10: the latest sweep of each theory preset.
+"""The runs of figures 6–13: the latest sweep of each theory preset.
 
 Each preset of ``names.THEORY_PRESETS`` is found by its parent run (tag
 ``gradlab.kind`` = ``sweep`` and ``gradlab.preset`` = the preset name); of its
@@ -27,6 +27,7 @@ SCRIPTS = {
     names.PRESET_JACOBIAN: "probe.py",
     names.PRESET_NIELSEN_CH5: "train.py",
     names.PRESET_EXPLODING: "train.py",
+    **dict.fromkeys(names.RECURRENT_PRESETS, "train.py"),
 }
 
 
@@ -57,6 +58,8 @@ def load_preset(client, exp_id: str, preset: str) -> PresetSweep | None:
     trains = [r for r in done if r.data.tags.get(names.TAG_KIND) == "train"]
     if probes:
         runs = read.runs_frame(probes, metrics=names.PROBE_SUMMARY_METRICS, tags=())
+    elif trains and preset in names.RECURRENT_PRESETS:
+        runs = read.runs_frame(trains, metrics=names.SEQUENCE_SUMMARY_METRICS)
     elif trains:
         runs = sort_runs(read.runs_frame(trains))
     else:
@@ -105,6 +108,14 @@ class Inputs:
 
     def history(self, preset: str) -> pd.DataFrame:
         return self.table(preset, names.ARTIFACT_HISTORY, names.HISTORY_COLUMNS)
+
+    def time_history(self, preset: str) -> pd.DataFrame:
+        """The recurrent runs' per-time-step histories (``names.TIME_HISTORY_COLUMNS``)."""
+        return self.table(preset, names.ARTIFACT_TIME_HISTORY, names.TIME_HISTORY_COLUMNS)
+
+    def steps(self, preset: str) -> pd.DataFrame:
+        """The recurrent runs' per-optimiser-step logs (``names.STEP_COLUMNS``)."""
+        return self.table(preset, names.ARTIFACT_STEPS, names.STEP_COLUMNS)
 
     def optional(self, get: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
         try:

@@ -313,3 +313,15 @@ def profile_metrics(table, prefix: str):
         for q in names.PROFILE_QUANTITIES
         for layer, value in zip(table["layer"], table[q], strict=True)
     ]
+
+
+def time_profile_metrics(table, prefix: str):
+    """``profile_init/q`` or ``profile_final/q`` of a recurrent run's time table, with
+    step = time step t (the MLP's layer l); columns that are NaN for the network
+    (the LSTM's cell columns for an RNN and the reverse) are left out."""
+    return [
+        (names.profile_metric(prefix, q), value, int(t))
+        for q in names.TIME_PROFILE_QUANTITIES
+        for t, value in zip(table["step"], table[q], strict=True)
+        if value == value  # NaN != NaN
+    ]

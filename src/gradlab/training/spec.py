@@ -44,6 +44,15 @@ SCHEMA = {
     "seed": Integer(0),
     **RUNTIME_SCHEMA,
 }
+#: The optimiser keys of conf/train/config.yaml, added only where the table above lacks them;
+#: the recurrent loop (gradlab.training.sequence_loop) reads them.
+OPTIMIZER_SCHEMA = {
+    "train.optimizer": Choice(("sgd", "adam")),
+    "train.momentum": Number(minimum=0, below=1),
+    "train.clip_norm": Number(above=0, nullable=True),
+}
+for _key, _constraint in OPTIMIZER_SCHEMA.items():
+    SCHEMA.setdefault(_key, _constraint)
 
 
 @dataclass(frozen=True)
