@@ -162,7 +162,8 @@ def test_classification_tasks_train_and_report_accuracy(model, data):
     assert 0.0 <= s[names.TEST_ACCURACY] <= 1.0 and names.TEST_MSE not in s
 
 
-def test_the_issues_sweep_runs_and_logs_profiles_per_time_step(tmp_path, fresh_store):
+def test_the_issues_sweep_runs_and_logs_profiles_per_time_step(tmp_path, store_at):
+    fresh_store = store_at(tmp_path / "store")  # a migrated, empty store
     sweep = ["-m", "model=rnn", "model.spectral_radius=0.5,1.5", "data=adding", "data.length=5,9"]
     small_run = ["train.epochs=1", "data.n_samples=40", "train.probe_size=20", "model.hidden=4"]
     p = train_py(*sweep, *small_run, f"mlflow.tracking_uri={fresh_store}", tmp_path=tmp_path)
