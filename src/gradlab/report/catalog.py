@@ -1,7 +1,7 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6–10, from the theory presets), so
+sweep) and :data:`THEORY_FIGURES` (6–12, from the theory presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """
@@ -24,7 +24,9 @@ from gradlab.report.nielsen import plot_nielsen_ch5
 from gradlab.report.phase_diagram import plot_phase_diagram
 from gradlab.report.presets import SCRIPTS, Inputs
 from gradlab.report.speed import plot_gradient_heatmap, plot_speed_of_learning
+from gradlab.report.trainability import plot_trainability, trainability_text
 from gradlab.report.vanishing import plot_vanishing_vs_depth
+from gradlab.report.width import plot_width_vs_depth, width_text
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,14 @@ def _draw_exploding(inp: Inputs):
     )
 
 
+def _draw_trainability(inp: Inputs):
+    return plot_trainability(inp.runs(names.PRESET_TRAINABILITY))
+
+
+def _draw_width(inp: Inputs):
+    return plot_width_vs_depth(inp.runs(names.PRESET_WIDTH_VS_DEPTH))
+
+
 THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     TheoryFigure(
         "theory_delta_vs_layer",
@@ -208,6 +218,28 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         (names.PRESET_EXPLODING, names.PRESET_MEAN_FIELD),
         _draw_exploding,
         markdown.exploding_text,
+    ),
+    TheoryFigure(
+        "trainability",
+        "Figure 11. Which networks train: test accuracy against σ_w² and depth",
+        "Median test accuracy of tanh networks (σ_b² = 0.05) after the same number of SGD "
+        "steps, over σ_w² × depth L, with the predicted boundary L = 6 ξ_c (white curve; "
+        "Schoenholz et al. 2017, fig. 4) and the critical σ_w² where ξ_c diverges (dashed); "
+        "red dots: cells whose verdict (accuracy ≥ 0.5) differs from L < 6 ξ_c.",
+        (names.PRESET_TRAINABILITY,),
+        _draw_trainability,
+        trainability_text,
+    ),
+    TheoryFigure(
+        "width_vs_depth",
+        "Figure 12. Finite-width fluctuations of the gradient",
+        "Var[ln‖δ^1‖²] over networks and inputs at initialisation against β = Σ_j 1/n_j "
+        "(Hanin 2018), for ReLU networks with He weights of several depths (colour) and "
+        "widths (marker), median over seeds with min–max bars; networks of equal β share "
+        "the grey curve.",
+        (names.PRESET_WIDTH_VS_DEPTH,),
+        _draw_width,
+        width_text,
     ),
 )
 THEORY_FIGURE_NAMES = tuple(f.name for f in THEORY_FIGURES)

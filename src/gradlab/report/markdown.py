@@ -73,13 +73,12 @@ def no_training_text(reason: str, experiment, tracking_uri) -> str:
 
 
 def theory_text(sections: list[str]) -> str:
-    """The theory part of ``index.md``: its heading, then the sections of figures 6–10."""
+    """The theory part of ``index.md``: its heading, then the sections of figures 6–12."""
     return (
         "\n# Theory and classic results\n\n"
-        "Figures 6–10 come from the latest sweep of each preset named below "
+        "Figures 6–12 come from the latest sweep of each preset named below "
         f"({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}; "
-        "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n"
-        + "\n".join(sections)
+        "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n" + "\n".join(sections)
     )
 
 
