@@ -37,9 +37,9 @@ PROBE_TINY = {
         4,
     ),
     names.PRESET_JACOBIAN: ([*SMALL, "probe.depth=2,4"], 4),
-    # β = 2/4 = 4/8: two shapes of equal β
+    # β = 4/8 = 8/16: two shapes of equal β
     names.PRESET_WIDTH_VS_DEPTH: (
-        ["probe.members=2", "probe.batch=2", "probe.depth=3,5", "probe.width=4,8", "seed=0"],
+        ["probe.members=2", "probe.batch=2", "probe.depth=5,9", "probe.width=8,16", "seed=0"],
         4,
     ),
 }
