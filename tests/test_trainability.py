@@ -58,12 +58,13 @@ def _runs(rows):
 
 
 def test_trainability_cells_by_hand():
-    # σ_w² = 1 (ξ_c small) and 1.5; depths 5 and 200; two seeds, one diverged (NaN -> 0.1)
+    # σ_w² = 1 (6 ξ_c = 11.0) and 1.5 (22.7); two seeds at σ_w² = 1, one diverged (NaN -> 0.1)
     runs = _runs(
         [
             ["a", 1.0, 5, 0, 0.9], ["b", 1.0, 5, 1, 0.7],
             ["c", 1.0, 200, 0, 0.1], ["d", 1.0, 200, 1, float("nan")],
             ["e", math.sqrt(1.5), 5, 0, 0.2], ["f", math.sqrt(1.5), 200, 0, 0.6],
+            ["g", math.sqrt(1.5), 20, 0, 0.8],
         ]
     )  # fmt: skip
     activation, sb2, cells, curve = trainability_grid(runs, n_curve=5)
@@ -75,10 +76,10 @@ def test_trainability_cells_by_hand():
     assert cells.loc[(1.0, 200), "run_ids"] == "c,d"
     six_xi = 6 * theory.xi_c("tanh", 1.5, 0.25)
     assert cells.loc[(1.5, 5), "six_xi_c"] == pytest.approx(six_xi, rel=1e-12)
-    assert 5 < six_xi < 200  # so: (1.5, 5) predicted trainable, (1.5, 200) not
-    assert list(cells["trainable"]) == [True, False, False, True]
-    assert list(cells["predicted"]) == [True, False, True, False]
-    assert list(cells["agree"]) == [True, True, False, False]
+    assert six_xi / 2 < 20 < six_xi < 200  # (1.5, 5) and (1.5, 20) predicted trainable
+    assert list(cells["trainable"]) == [True, False, False, True, True]
+    assert list(cells["predicted"]) == [True, False, True, True, False]
+    assert list(cells["agree"]) == [True, True, False, True, False]
     crit = curve.loc[curve["kind"] == "critical", "sigma_w2"].iloc[0]
     assert crit == pytest.approx(theory.critical_sigma_w2("tanh", 0.25))
 
