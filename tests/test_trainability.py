@@ -112,3 +112,22 @@ def test_width_points_by_hand():
     # equal β = 0.5: medians 2 and 4 -> (4 − 2)/3
     assert points.loc[(3, 4), "spread_at_beta"] == pytest.approx(2 / 3)
     assert math.isnan(points.loc[(9, 8), "spread_at_beta"])
+
+
+def test_accuracy_table_by_hand():
+    from gradlab.report.markdown import accuracy_table
+
+    runs = pd.DataFrame(
+        {
+            "model.activation": ["sigmoid"] * 4 + ["relu"] * 2,
+            "model.init": ["lecun_normal"] * 3 + ["he_normal"] * 3,
+            "model.depth": [2, 2, 10, 2, 2, 10],
+            names.TEST_ACCURACY: [0.9, 0.8, 0.1, 0.5, 0.97, 0.6],
+        }
+    )
+    lines = accuracy_table(runs).splitlines()
+    assert lines[0] == "| activation (init) | depth 2 | depth 10 |"
+    # sigmoid keeps only its natural init (lecun): median of 0.9 and 0.8, min–max beside it
+    assert lines[2] == "| sigmoid (lecun_normal) | 0.85 (0.80–0.90) | 0.10 |"
+    assert lines[3] == "| relu (he_normal) | 0.97 | 0.60 |"
+    assert accuracy_table(runs.assign(**{names.TEST_ACCURACY: float("nan")})) == ""
