@@ -224,7 +224,8 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         "Figure 11. Which networks train: test accuracy against σ_w² and depth",
         "Median test accuracy of tanh networks (σ_b² = 0.05) after the same number of SGD "
         "steps, over σ_w² × depth L, with the predicted boundary L = 6 ξ_c (white curve; "
-        "Schoenholz et al. 2017, fig. 4) and the critical σ_w² where ξ_c diverges (dashed); "
+        "Schoenholz et al. 2017, fig. 4), the best-fitting L = k ξ_c (dotted) and the "
+        "critical σ_w² where ξ_c diverges (dashed); "
         "red dots: cells whose verdict (accuracy ≥ 0.5) differs from L < 6 ξ_c.",
         (names.PRESET_TRAINABILITY,),
         _draw_trainability,

@@ -137,7 +137,8 @@ def plot_trainability(
 
     The heatmap is the median test accuracy of each cell; a dot marks a cell
     whose verdict (accuracy ≥ :data:`TRAINABLE_ACCURACY`) differs from the
-    prediction L < 6 ξ_c.  The solid curve is L = 6 ξ_c, the dashed vertical
+    prediction L < 6 ξ_c.  The solid curve is L = 6 ξ_c, the dotted one L = k ξ_c
+    for the k of :func:`boundary_agreement` that agrees best, the dashed vertical
     line the critical σ_w², where ξ_c diverges (Schoenholz et al. 2017, fig. 4).
 
     Returns
@@ -158,6 +159,10 @@ def plot_trainability(
     )  # fmt: skip
     line = curve[curve["kind"] == "xi_c"]
     ax.plot(line["sigma_w2"], line["six_xi_c"], color="w", lw=2.2, label="L = 6 ξ_c (theory)")
+    fit = boundary_agreement(cells)
+    k = float(fit.loc[fit["agreement"].idxmax(), "multiple"])
+    ax.plot(line["sigma_w2"], k * line["xi_c"], color="w", ls=":", lw=2.0,
+            label=f"L = {k:g} ξ_c (best-fitting multiple)")  # fmt: skip
     crit = float(curve.loc[curve["kind"] == "critical", "sigma_w2"].iloc[0])
     ax.axvline(crit, color="w", ls="--", lw=1.4, label=f"critical σ_w² = {crit:.3f} (χ₁ = 1)")
     miss = cells[~cells["agree"]]
