@@ -1,7 +1,7 @@
 """The theory presets end to end, at tiny sizes: scripts in a subprocess, MLflow, the report.
 
 Every probe preset runs through experiments/probe.py, and the two training
-presets of the theory figures (exploding, nielsen_ch5) through
+presets of the theory figures (exploding, nielsen_ch5, trainability) through
 experiments/train.py, into one temporary store, with sizes cut down on the
 command line.  The records are then checked against names.py, against hand
 calculations, and against gradlab.theory.ensemble recomputed from each run's logged
@@ -37,11 +37,20 @@ PROBE_TINY = {
         4,
     ),
     names.PRESET_JACOBIAN: ([*SMALL, "probe.depth=2,4"], 4),
+    # β = 4/8 = 8/16: two shapes of equal β
+    names.PRESET_WIDTH_VS_DEPTH: (
+        ["probe.members=2", "probe.batch=2", "probe.depth=5,9", "probe.width=8,16", "seed=0"],
+        4,
+    ),
 }
 TRAIN_TINY = {
     # depth 10 at width 16 with σ_w² = 8 overflows at SGD step 3 (measured)
     names.PRESET_EXPLODING: (["model.depth=10", "model.gain=2.0", "model.width=16"], 1),
     names.PRESET_NIELSEN_CH5: (["model.depth=2,3", "train.epochs=1", "train.log_every=50"], 2),
+    names.PRESET_TRAINABILITY: (
+        ["model.gain=1,2", "model.depth=2,3", "model.width=8", "train.epochs=1"],
+        4,
+    ),
 }
 
 
@@ -233,3 +242,18 @@ def test_report_draws_the_theory_figures_from_the_logged_values(store, tmp_path)
     assert "diverged at SGD step" in index
     csv = pd.read_csv(tmp_path / "figures" / "exploding_gradients.csv")
     assert csv.loc[csv["part"] == "relu", "diverged"].all()
+    # figure 11: each cell's accuracy is the one its run logged, at σ_w² = gain²
+    cells = pd.read_csv(tmp_path / "figures" / "trainability.csv")
+    cells = cells[cells["kind"] == "cell"]
+    assert sorted(cells["sigma_w2"].unique()) == [1.0, 4.0] and len(cells) == 4
+    for _, cell in cells.iterrows():
+        run = client.get_run(cell["run_ids"])
+        assert float(run.data.params["model.gain"]) ** 2 == pytest.approx(cell["sigma_w2"])
+        assert cell["accuracy"] == run.data.metrics[names.TEST_ACCURACY]
+    # figure 12: each point is the variance its run logged; β = (L − 1)/n by hand
+    points = pd.read_csv(tmp_path / "figures" / "width_vs_depth.csv")
+    assert len(points) == 4
+    for _, p in points.iterrows():
+        run = client.get_run(p["run_ids"])
+        assert p["var"] == run.data.metrics[names.LN_DELTA1_SQ_VAR]
+        assert p["beta"] == pytest.approx((p["depth"] - 1) / p["width"], rel=1e-15)

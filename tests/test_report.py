@@ -230,13 +230,15 @@ def test_store_without_theory_presets_names_each_missing_figure(made):
         ("phase_diagram", "probe.py"),
         ("jacobian_spectrum", "probe.py"),
         ("nielsen_ch5", "train.py"),
+        ("trainability", "train.py"),
+        ("width_vs_depth", "probe.py"),
     ):
         assert (
             f"Not drawn: no sweep of preset `{preset}` in this experiment; record it with "
             f"`python experiments/{script} -m +experiment={preset}`"
         ) in theory
     assert "`python experiments/train.py -m +experiment=exploding`" in theory
-    assert theory.count("Not drawn") == len(names.THEORY_PRESETS)  # one per figure 6–13
+    assert theory.count("Not drawn") == len(names.THEORY_PRESETS)  # one per theory figure
     assert not list((out / "figures").glob("theory_*"))
 
 

@@ -222,6 +222,10 @@ JACOBIAN_MEAN_S2 = "jacobian_mean_s2"  # mean squared singular value of J = ∂a
 JACOBIAN_MEAN_S2_PREDICTED = "jacobian_mean_s2_predicted"  # χ₁^L
 JACOBIAN_S2_SPREAD = "jacobian_s2_spread"  # Var[s²] / E[s²]²: 0 for an isometry
 JACOBIAN_CONDITION = "jacobian_condition"  # median over samples of s_max / s_min
+#: β = Σ_j 1/n_j over the hidden widths (theory.finite_width.beta; Hanin 2018)
+WIDTH_BETA = "beta"
+#: Var[ln ‖δ^1_k‖²] over every member and sample (theory.finite_width.log_variance)
+LN_DELTA1_SQ_VAR = "ln_delta1_sq_var"
 PROBE_SECONDS = "probe_seconds"
 PROBE_SUMMARY_METRICS = (
     CHI1,
@@ -237,6 +241,8 @@ PROBE_SUMMARY_METRICS = (
     JACOBIAN_MEAN_S2_PREDICTED,
     JACOBIAN_S2_SPREAD,
     JACOBIAN_CONDITION,
+    WIDTH_BETA,
+    LN_DELTA1_SQ_VAR,
     PROBE_SECONDS,
 )
 
@@ -250,6 +256,8 @@ PRESET_PHASE_DIAGRAM = "phase_diagram"  # probe.py: tanh over σ_w² × σ_b²
 PRESET_JACOBIAN = "jacobian_spectrum"  # probe.py: Gaussian vs orthogonal J spectra
 PRESET_NIELSEN_CH5 = "nielsen_ch5"  # train.py: Nielsen's speed of learning, ch. 5
 PRESET_EXPLODING = "exploding"  # train.py: ReLU above σ_w² = 2 until it overflows
+PRESET_TRAINABILITY = "trainability"  # train.py: tanh over σ_w² × depth, test accuracy
+PRESET_WIDTH_VS_DEPTH = "width_vs_depth"  # probe.py: spread of ln‖δ^1‖² over depth × width
 PRESET_RNN_TIME_GAP = "rnn_time_gap"  # train.py: ‖δ_t‖ against T − t at initialisation
 PRESET_RNN_CLIPPING = "rnn_clipping"  # train.py: ρ > 1 with and without train.clip_norm
 PRESET_RNN_VS_LSTM = "rnn_vs_lstm"  # train.py: adding problem against T, RNN and LSTM
@@ -260,5 +268,7 @@ THEORY_PRESETS = (
     PRESET_JACOBIAN,
     PRESET_NIELSEN_CH5,
     PRESET_EXPLODING,
+    PRESET_TRAINABILITY,
+    PRESET_WIDTH_VS_DEPTH,
     *RECURRENT_PRESETS,
 )

@@ -8,7 +8,8 @@ holds, under the names of :mod:`gradlab.names`:
 
 * params: the flattened config; tag ``gradlab.kind`` = ``probe``;
 * summary metrics (step 0): χ₁, ln χ₁, q*, σ_w², the measured slope and factor,
-  and per kind the Nielsen ratio or the Jacobian statistics;
+  per kind the Nielsen ratio or the Jacobian statistics, and for kind ``delta``
+  β = Σ_j 1/n_j and Var[ln‖δ^1‖²];
 * profiles ``probe/delta_sq``, ``probe/delta_sq_chi1``, ``probe/delta_sq_profile``,
   ``probe/grad_ratio`` with step = layer l (kinds ``delta`` and ``nielsen``);
 * artifacts ``probe_profile.csv`` (per layer), ``singular_values.csv`` (kind

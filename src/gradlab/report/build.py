@@ -1,7 +1,7 @@
 """The report: read what MLflow recorded and regenerate every figure.
 
 :func:`make_report` draws the figures of :mod:`gradlab.report.catalog` (1–4 from
-the latest training sweep, :mod:`gradlab.report.load`; 6–10 from the latest
+the latest training sweep, :mod:`gradlab.report.load`; 6–12 from the latest
 sweep of each theory preset, :mod:`gradlab.report.presets`) and writes
 
     <out>/figures/<name>.png   (200 dpi), .svg, .csv (the data drawn)
@@ -73,7 +73,7 @@ def make_report(
         Every file written, all inside ``out_dir``.
 
     Figures 1–5 show the latest training sweep (``sweep``, ``filter``);
-    figures 6–13 the latest sweep of each preset of ``names.THEORY_PRESETS``.
+    figures 6 onward the latest sweep of each preset of ``names.THEORY_PRESETS``.
     Without training runs but with a theory preset, only the theory figures
     are drawn.
 

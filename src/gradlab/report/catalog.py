@@ -1,7 +1,8 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6–13, from the theory and recurrent presets), so
+sweep) and :data:`THEORY_FIGURES` (6 onward, from the theory, trainability and
+recurrent presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """
@@ -27,7 +28,9 @@ from gradlab.report.presets import SCRIPTS, Inputs
 from gradlab.report.rnn_vs_lstm import plot_rnn_vs_lstm, rnn_vs_lstm_text
 from gradlab.report.speed import plot_gradient_heatmap, plot_speed_of_learning
 from gradlab.report.time_gap import plot_time_gap, time_gap_text
+from gradlab.report.trainability import plot_trainability, trainability_text
 from gradlab.report.vanishing import plot_vanishing_vs_depth
+from gradlab.report.width import plot_width_vs_depth, width_text
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,14 @@ def _draw_exploding(inp: Inputs):
     )
 
 
+def _draw_trainability(inp: Inputs):
+    return plot_trainability(inp.runs(names.PRESET_TRAINABILITY))
+
+
+def _draw_width(inp: Inputs):
+    return plot_width_vs_depth(inp.runs(names.PRESET_WIDTH_VS_DEPTH))
+
+
 def _draw_time_gap(inp: Inputs):
     p = names.PRESET_RNN_TIME_GAP
     return plot_time_gap(inp.runs(p), inp.time_history(p))
@@ -230,8 +241,31 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         markdown.exploding_text,
     ),
     TheoryFigure(
+        "trainability",
+        "Figure 11. Which networks train: test accuracy against σ_w² and depth",
+        "Median test accuracy of tanh networks (σ_b² = 0.05) after the same number of SGD "
+        "steps, over σ_w² × depth L, with the predicted boundary L = 6 ξ_c (white curve; "
+        "Schoenholz et al. 2017, fig. 4), the best-fitting L = k ξ_c (dotted) and the "
+        "critical σ_w² where ξ_c diverges (dashed); "
+        "red dots: cells whose verdict (accuracy ≥ 0.5) differs from L < 6 ξ_c.",
+        (names.PRESET_TRAINABILITY,),
+        _draw_trainability,
+        trainability_text,
+    ),
+    TheoryFigure(
+        "width_vs_depth",
+        "Figure 12. Finite-width fluctuations of the gradient",
+        "Var[ln‖δ^1‖²] over networks and inputs at initialisation against β = Σ_j 1/n_j "
+        "(Hanin 2018), for ReLU networks with He weights of several depths (colour) and "
+        "widths (marker), median over seeds with min–max bars; networks of equal β share "
+        "the grey curve.",
+        (names.PRESET_WIDTH_VS_DEPTH,),
+        _draw_width,
+        width_text,
+    ),
+    TheoryFigure(
         "rnn_time_gap",
-        "Figure 11. Vanishing and exploding through time: error against time gap",
+        "Figure 13. Vanishing and exploding through time: error against time gap",
         "rms ‖δ_t‖/‖δ_T‖ of RNNs at initialisation (adding problem, T = 50, cost on ŷ_T) "
         "against the time gap T − t, one panel per activation, one colour per spectral "
         "radius ρ of the orthogonal W_hh; dashed: the bound (sup|φ′|·‖W_hh‖₂)^{T−t}, which "
@@ -242,7 +276,7 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     ),
     TheoryFigure(
         "rnn_clipping",
-        "Figure 12. Exploding gradients through time and gradient-norm clipping",
+        "Figure 14. Exploding gradients through time and gradient-norm clipping",
         "A tanh RNN with ρ(W_hh) = 3 trained by SGD with momentum (η = 0.1, μ = 0.9) on the "
         "adding problem (T = 20), with and without clipping ‖∇θ‖₂ to 1: the mini-batch cost, "
         "the gradient norm before clipping (dotted: the threshold) and the share of steps "
@@ -253,7 +287,7 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     ),
     TheoryFigure(
         "rnn_vs_lstm",
-        "Figure 13. The adding problem against sequence length: RNN against LSTM",
+        "Figure 15. The adding problem against sequence length: RNN against LSTM",
         "Left: test MSE over the chance MSE 1/6 against T for the tanh RNN (H = 32) and the "
         "LSTM (H = 16) at about equal parameter counts, one point per seed, after 600 Adam "
         "steps; dotted: the success threshold. Middle and right: for the longest T, the "

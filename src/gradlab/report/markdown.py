@@ -19,7 +19,9 @@ from gradlab.report.frames import (
     PINIT,
     SEED,
     format_value,
+    natural_init_runs,
     short_key,
+    sort_runs,
 )
 from gradlab.report.load import SWEEP_ALL, Sweep
 from gradlab.report.nielsen import NIELSEN_SOURCE
@@ -37,6 +39,34 @@ def _num(value, fmt: str) -> str:
     except (TypeError, ValueError):
         return "–"
     return "–" if np.isnan(v) else format(v, fmt)
+
+
+def accuracy_table(runs: pd.DataFrame) -> str:
+    """Test accuracy per activation (its natural init) × depth: median over seeds (min–max).
+
+    Empty when the runs have no test accuracy (data without labels).
+    """
+    if names.TEST_ACCURACY not in runs or runs[names.TEST_ACCURACY].isna().all():
+        return ""
+    chosen = sort_runs(natural_init_runs(runs))  # activations in the story's order
+    acc = chosen.groupby([ACTIVATION, INIT, DEPTH], sort=False)[names.TEST_ACCURACY]
+    stats = acc.agg(["median", "min", "max"]).reset_index()
+    depths = sorted(stats[DEPTH].unique())
+    head = ["activation (init)", *[f"depth {d}" for d in depths]]
+    rows = []
+    for (act, init), grp in stats.groupby([ACTIVATION, INIT], sort=False):
+        by_depth = grp.set_index(DEPTH)
+        cells = []
+        for d in depths:
+            if d not in by_depth.index:
+                cells.append("–")
+                continue
+            r = by_depth.loc[d]
+            spread = "" if r["min"] == r["max"] else f" ({r['min']:.2f}–{r['max']:.2f})"
+            cells.append(f"{r['median']:.2f}{spread}")
+        rows.append([f"{md(act)} ({md(init)})", *cells])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join([*lines, *("| " + " | ".join(r) + " |" for r in rows)])
 
 
 def summary_table(runs: pd.DataFrame) -> str:
@@ -72,10 +102,10 @@ def no_training_text(reason: str, experiment, store: str) -> str:
 
 
 def theory_text(sections: list[str]) -> str:
-    """The theory part of ``index.md``: its heading, then the sections of figures 6–13."""
+    """The theory part of ``index.md``: its heading, then the sections of figures 6 onward."""
     return (
         "\n# Theory and classic results\n\n"
-        "Figures 6–13 come from the latest sweep of each preset named below "
+        "Figures 6 onward come from the latest sweep of each preset named below "
         f"({', '.join(f'`{p}`' for p in names.THEORY_PRESETS)}; "
         "in `conf/train/experiment/` and `conf/probe/experiment/`).\n\n" + "\n".join(sections)
     )
@@ -123,8 +153,16 @@ def index_text(runs, history, sweep: Sweep, experiment, store: str, sections) ->
         "## Figure 5. Sweep summary\n\n"
         "One row per training run: set-up, ‖∇b^1‖/‖∇b^L‖ and the geometric-mean layer-to-layer "
         "ratio at initialisation, final train loss and test accuracy, divergence.  \n"
-        f"*Runs: {sweep.label}; {n} runs; {sweep.date}.*\n\n" + summary_table(runs) + "\n"
+        f"*Runs: {sweep.label}; {n} runs; {sweep.date}.*\n\n"
     )
+    accuracy = accuracy_table(runs)
+    if accuracy:
+        table += (
+            "Test accuracy after training, per activation with its natural init and depth "
+            "(median over seeds, min–max in brackets; chance is about 0.1 on ten classes), "
+            "beside the gradients of figure 1.\n\n" + accuracy + "\n\n"
+        )
+    table += summary_table(runs) + "\n"
     return head + "\n" + "\n".join(sections) + "\n" + table
 
 

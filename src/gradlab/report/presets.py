@@ -1,4 +1,4 @@
-"""The runs of figures 6–13: the latest sweep of each theory preset.
+"""The runs of figures 6 onward: the latest sweep of each theory preset.
 
 Each preset of ``names.THEORY_PRESETS`` is found by its parent run (tag
 ``gradlab.kind`` = ``sweep`` and ``gradlab.preset`` = the preset name); of its
@@ -27,6 +27,8 @@ SCRIPTS = {
     names.PRESET_JACOBIAN: "probe.py",
     names.PRESET_NIELSEN_CH5: "train.py",
     names.PRESET_EXPLODING: "train.py",
+    names.PRESET_TRAINABILITY: "train.py",
+    names.PRESET_WIDTH_VS_DEPTH: "probe.py",
     **dict.fromkeys(names.RECURRENT_PRESETS, "train.py"),
 }
 

@@ -70,7 +70,7 @@ def draw_ensemble(
     return weights, biases
 
 
-def delta_sq(
+def delta_sq_samples(
     weights: list[Array],
     biases: list[Array],
     x: Array,
@@ -78,7 +78,7 @@ def delta_sq(
     hidden: str | Activation,
     output: str | Activation | None = None,
 ) -> Array:
-    """Mean over samples of ‖δ^l_k‖² for every member and layer.
+    """‖δ^l_k‖² of every member, sample and layer.
 
     Parameters
     ----------
@@ -93,15 +93,35 @@ def delta_sq(
 
     Returns
     -------
-    ndarray, shape (E, L)
-        Entry [m, l−1] is (1/n) Σ_k ‖δ^l_k‖² of member m.
+    ndarray, shape (E, n, L)
+        Entry [m, k, l−1] is ‖δ^l_k‖² of member m at sample k.
     """
     hidden = get_activation(hidden, "hidden")
     output = get_activation(output or hidden, "output")
     zs, activations = forward(weights, biases, x, hidden, output)
     trace = backward(weights, zs, activations, e, LINEAR_PROBE, hidden, output)
-    # each δ^l is (E, n, n_l): sum over units, mean over samples -> (E,)
-    return np.stack([np.sum(d**2, axis=-1).mean(axis=-1) for d in trace.delta], axis=-1)
+    # each δ^l is (E, n, n_l): sum over units -> (E, n)
+    return np.stack([np.sum(d**2, axis=-1) for d in trace.delta], axis=-1)
+
+
+def delta_sq(
+    weights: list[Array],
+    biases: list[Array],
+    x: Array,
+    e: Array,
+    hidden: str | Activation,
+    output: str | Activation | None = None,
+) -> Array:
+    """Mean over samples of ‖δ^l_k‖² for every member and layer.
+
+    Arguments as :func:`delta_sq_samples`.
+
+    Returns
+    -------
+    ndarray, shape (E, L)
+        Entry [m, l−1] is (1/n) Σ_k ‖δ^l_k‖² of member m.
+    """
+    return delta_sq_samples(weights, biases, x, e, hidden, output).mean(axis=-2)
 
 
 def default_fit_layers(L: int) -> tuple[int, int]:
@@ -163,12 +183,16 @@ class EnsembleProbe:
         Fitted ln of the per-layer factor (see :func:`log_slope`); compare with ln χ₁.
     fit_layers : tuple of int
         (first, last) layers of the fit.
+    delta1_sq_samples : ndarray, shape (E, n)
+        ‖δ^1_k‖² of every member and sample, for the finite-width spread of
+        ln‖δ^1‖² (Hanin 2018).
     """
 
     delta_sq: Array
     delta_sq_members: Array
     log_slope: float
     fit_layers: tuple[int, int]
+    delta1_sq_samples: Array
 
 
 def ensemble_backprop(
@@ -221,10 +245,12 @@ def ensemble_backprop(
     weights, biases = draw_ensemble(rng, sizes, members, init, gain, bias_std)
     x = input_std * rng.standard_normal((members, batch, width))  # (E, n, n_0)
     e = rng.standard_normal((members, batch, width))  # (E, n, n_L)
-    per_member = delta_sq(weights, biases, x, e, activation, output_activation)  # (E, L)
+    samples = delta_sq_samples(weights, biases, x, e, activation, output_activation)  # (E, n, L)
+    per_member = samples.mean(axis=-2)  # (E, L)
     mean = per_member.mean(axis=0)  # (L,)
     first, last = fit_layers or default_fit_layers(depth)
-    return EnsembleProbe(mean, per_member, log_slope(mean, first, last), (first, last))
+    slope = log_slope(mean, first, last)
+    return EnsembleProbe(mean, per_member, slope, (first, last), samples[..., 0])
 
 
 def jacobian(

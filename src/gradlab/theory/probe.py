@@ -11,6 +11,8 @@ what it measured against the mean-field theory (:mod:`gradlab.theory`).
     predictions (Poole et al. 2016; Schoenholz et al. 2017): the fixed-point
     line n E[φ′(√q* z)²] χ₁^{L−l} and the transient-aware n E[φ′(√q^L z)²]
     Π_{k=l}^{L−1} χ(q^k), which follows the lengths q^l from the actual inputs.
+    Also the finite-width spread Var[ln‖δ^1_k‖²] over members and samples
+    against β = Σ_j 1/n_j (Hanin 2018; :mod:`gradlab.theory.finite_width`).
 ``jacobian``
     The singular values of J = ∂a^L/∂a^0 of every member and sample, and their
     mean square against χ₁^L (Pennington, Schoenholz & Ganguli 2017).
@@ -40,7 +42,7 @@ from gradlab.engine.activations import ACTIVATIONS, get_activation
 from gradlab.engine.init import INITS
 from gradlab.errors import check_number
 from gradlab.schema import RUNTIME_SCHEMA, Checked, Choice, Integer, Number, validate
-from gradlab.theory import ensemble
+from gradlab.theory import ensemble, finite_width
 from gradlab.theory import mean_field as theory
 
 Array = np.ndarray
@@ -294,6 +296,8 @@ def measure_delta(spec: ProbeSpec) -> ProbeResult:
             names.LOG_SLOPE: probe.log_slope,
             names.CHI1_MEASURED: measured,
             names.CHI1_REL_ERROR: measured / summary[names.CHI1] - 1.0,
+            names.WIDTH_BETA: finite_width.beta([spec.width] * (spec.depth + 1)),
+            names.LN_DELTA1_SQ_VAR: finite_width.log_variance(probe.delta1_sq_samples),
         }
     )
     frame = _profile_frame(probe.delta_sq, probe.delta_sq_members, mf, probe.fit_layers)
