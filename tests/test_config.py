@@ -242,7 +242,7 @@ def test_a_group_given_a_plain_value_is_named():
             "probe",
             ["-m", "+experiment=phase_diagram,nielsen_ch5"],
             "experiment=nielsen_ch5 is not allowed; choose one of: jacobian_spectrum, "
-            "phase_diagram, probe_mean_field (conf/probe/experiment/)",
+            "phase_diagram, probe_mean_field, width_vs_depth (conf/probe/experiment/)",
         ),
         (
             "train",
