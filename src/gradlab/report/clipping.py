@@ -1,4 +1,4 @@
-"""Figure 12: exploding gradients through time and gradient-norm clipping.
+"""The `rnn_clipping` figure: exploding gradients through time and gradient-norm clipping.
 
 :func:`clipping_data` (pure) joins each ``rnn_clipping`` run's per-optimiser-step
 log (mini-batch cost, pre-clip ‖∇θ‖₂, clipped or not) with its clipping

@@ -159,7 +159,7 @@ def load_runs(
     if not found:
         raise ReportError(
             f"{parent or 'the selected runs'} holds only recurrent runs (model=rnn | lstm); "
-            "figures 1-5 draw MLP runs, the recurrent presets have figures 11-13"
+            "figures 1-5 draw MLP runs, the recurrent presets have figures of their own"
         )
     runs = sort_runs(read.runs_frame(read.latest_per_point(found)))
     days = sorted({t.strftime("%Y-%m-%d") for t in runs["start_time"].dropna()})

@@ -1,4 +1,4 @@
-"""Figure 13: the adding problem against sequence length, tanh RNN against LSTM.
+"""The `rnn_vs_lstm` figure: the adding problem against sequence length, tanh RNN against LSTM.
 
 :func:`success_data` (pure) reads each ``rnn_vs_lstm`` run's test MSE over the
 chance MSE 1/6 and calls the run a success below :data:`SUCCESS_RATIO`;

@@ -1,4 +1,4 @@
-"""Figure 11: the error against the time gap T − t at initialisation, with its bound.
+"""The `rnn_time_gap` figure: error against time gap T − t at initialisation, and its bound.
 
 :func:`time_gap_data` (pure) puts each ``rnn_time_gap`` run's rms ‖δ_t‖ and its
 bound, both divided by ‖δ_T‖, beside the time gap; :func:`time_gap_summary`

@@ -1,4 +1,4 @@
-"""Figure 11: which networks train, against the depth scale ξ_c (Schoenholz et al. 2017, fig. 4).
+"""The `trainability` figure: which networks train, against ξ_c (Schoenholz et al. 2017, fig. 4).
 
 :func:`trainability_grid` (pure) turns the training runs of the ``trainability``
 preset into one cell per (σ_w², L) with the median test accuracy over seeds, the

@@ -1,4 +1,4 @@
-"""Figure 12: finite-width fluctuations of the gradient against β = Σ_j 1/n_j (Hanin 2018).
+"""The `width_vs_depth` figure: the spread of ln‖δ^1‖² against β = Σ_j 1/n_j (Hanin 2018).
 
 :func:`width_points` (pure) takes the probe runs of the ``width_vs_depth`` preset
 to one point per (depth, width) with the median over seeds of Var[ln‖δ^1‖²] and
