@@ -34,6 +34,16 @@ COLUMNS: dict[str, str] = {
     ),
 }
 
+#: Columns the training loop adds to each logged step's layer table (not the engine's:
+#: they describe the updates, which a single backprop does not know).
+UPDATE_COLUMNS: dict[str, str] = {
+    "update_ratio": (
+        "‖ΔW^l‖_F / ‖W^l‖_F of the updates actually applied (optimiser, clipping and "
+        "weight decay included), mean over the steps since the previous logged step; "
+        "NaN at initialisation"
+    ),
+}
+
 # ---- the per-time-step table (gradlab.engine.time_diagnostics.time_table) --
 #: Column → formula for recurrent networks, one row per step t = 1..T.  Columns that
 #: only one of the two networks has are NaN for the other.
@@ -66,7 +76,14 @@ TIME_COLUMNS: dict[str, str] = {
 
 # ---- metrics -------------------------------------------------------------
 #: Diagnostics logged per layer at every logged step, e.g. ``grad_b_norm/layer_003``.
-PER_LAYER_QUANTITIES = ("grad_b_norm", "grad_w_norm", "delta_rms", "saturated_frac", "bound")
+PER_LAYER_QUANTITIES = (
+    "grad_b_norm",
+    "grad_w_norm",
+    "delta_rms",
+    "saturated_frac",
+    "bound",
+    "update_ratio",
+)
 #: Profiles logged with step = layer l, so the MLflow chart is the curve vs layer.
 PROFILE_QUANTITIES = (*PER_LAYER_QUANTITIES, "sigma_prime_mean", "weight_spectral")
 PROFILE_INIT = "profile_init"
@@ -80,6 +97,10 @@ DIVERGED = "diverged"  # 0/1
 DIVERGED_STEP = "diverged_step"  # SGD step at which a non-finite value appeared
 DIVERGED_LAYER = "diverged_layer"  # layer l where it appeared
 TRAIN_SECONDS = "train_seconds"
+#: Global 2-norm of all gradients of one step, before any clipping (mean over the steps
+#: since the previous logged step when logged during training; median over all steps
+#: as a summary).
+GRAD_NORM = "grad_norm"
 SUMMARY_METRICS = (
     VANISH_RATIO,
     DECAY_PER_LAYER,
@@ -87,7 +108,11 @@ SUMMARY_METRICS = (
     TEST_ACCURACY,
     DIVERGED,
     TRAIN_SECONDS,
+    GRAD_NORM,
 )
+CLIP_FRACTION = "clip_fraction"  # share of steps whose gradient train.clip_norm rescaled
+#: Summary metrics of runs with train.clip_norm set only.
+CLIP_METRICS = (CLIP_FRACTION,)
 
 
 def layer_metric(quantity: str, layer: int) -> str:
@@ -123,7 +148,7 @@ ARTIFACT_FIGURE = "gradient_vs_layer.png"  # the run's own figure 1
 # ---- history table -------------------------------------------------------
 #: phase of a history row: at initialisation, during training, after the last step
 PHASE_INIT, PHASE_TRAIN, PHASE_FINAL = "init", "train", "final"
-HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS)
+HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS, *UPDATE_COLUMNS)
 
 # ---- the probe (experiments/probe.py): gradients at initialisation -------
 #: Per-layer profiles of a probe run, logged as ``probe/{quantity}`` with step = layer l.
