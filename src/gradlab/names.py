@@ -213,10 +213,12 @@ PRESET_PHASE_DIAGRAM = "phase_diagram"  # probe.py: tanh over σ_w² × σ_b²
 PRESET_JACOBIAN = "jacobian_spectrum"  # probe.py: Gaussian vs orthogonal J spectra
 PRESET_NIELSEN_CH5 = "nielsen_ch5"  # train.py: Nielsen's speed of learning, ch. 5
 PRESET_EXPLODING = "exploding"  # train.py: ReLU above σ_w² = 2 until it overflows
+PRESET_REMEDIES = "remedies"  # train.py: depth × remedy for sigmoid and tanh on the digits
 THEORY_PRESETS = (
     PRESET_MEAN_FIELD,
     PRESET_PHASE_DIAGRAM,
     PRESET_JACOBIAN,
     PRESET_NIELSEN_CH5,
     PRESET_EXPLODING,
+    PRESET_REMEDIES,
 )

@@ -1,7 +1,7 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6–10, from the theory presets), so
+sweep) and :data:`THEORY_FIGURES` (6–13, from the presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """
@@ -23,6 +23,12 @@ from gradlab.report.layer_figures import plot_gradient_vs_layer, plot_saturation
 from gradlab.report.nielsen import plot_nielsen_ch5
 from gradlab.report.phase_diagram import plot_phase_diagram
 from gradlab.report.presets import SCRIPTS, Inputs
+from gradlab.report.remedies import (
+    accuracy_text,
+    plot_remedy_accuracy,
+    plot_remedy_gradients,
+    plot_update_ratio,
+)
 from gradlab.report.speed import plot_gradient_heatmap, plot_speed_of_learning
 from gradlab.report.vanishing import plot_vanishing_vs_depth
 
@@ -158,6 +164,20 @@ def _draw_exploding(inp: Inputs):
     )
 
 
+def _draw_remedy_gradients(inp: Inputs):
+    p = names.PRESET_REMEDIES
+    return plot_remedy_gradients(inp.runs(p), inp.history(p))
+
+
+def _draw_remedy_accuracy(inp: Inputs):
+    return plot_remedy_accuracy(inp.runs(names.PRESET_REMEDIES))
+
+
+def _draw_update_ratio(inp: Inputs):
+    p = names.PRESET_REMEDIES
+    return plot_update_ratio(inp.runs(p), inp.history(p))
+
+
 THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     TheoryFigure(
         "theory_delta_vs_layer",
@@ -208,6 +228,35 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         (names.PRESET_EXPLODING, names.PRESET_MEAN_FIELD),
         _draw_exploding,
         markdown.exploding_text,
+    ),
+    TheoryFigure(
+        "remedies_gradient_vs_layer",
+        "Figure 11. Remedies: gradient magnitude against layer",
+        "‖∇b^l‖ on the probe batch against layer l at the sweep's middle depth, at "
+        "initialisation (dashed) and after training (solid), one panel per activation × "
+        "remedy, the plain network in grey; median over seeds, band min–max.",
+        (names.PRESET_REMEDIES,),
+        _draw_remedy_gradients,
+        lambda data: "",
+    ),
+    TheoryFigure(
+        "remedies_accuracy_vs_depth",
+        "Figure 12. Remedies: test accuracy against depth",
+        "Test accuracy on the held-out digits after training against depth, one line per "
+        "remedy (median over seeds, band min–max; a diverged run counts as chance, 0.1); "
+        "SELU replaces the activation, so its line is the same in both panels.",
+        (names.PRESET_REMEDIES,),
+        _draw_remedy_accuracy,
+        accuracy_text,
+    ),
+    TheoryFigure(
+        "remedies_update_ratio",
+        "Figure 13. Remedies: relative update size per layer, SGD against Adam",
+        "‖ΔW^l‖_F/‖W^l‖_F of the updates applied, mean over training, per layer l at the "
+        "sweep's middle depth, for plain SGD and for Adam (median over seeds, band min–max).",
+        (names.PRESET_REMEDIES,),
+        _draw_update_ratio,
+        lambda data: "",
     ),
 )
 THEORY_FIGURE_NAMES = tuple(f.name for f in THEORY_FIGURES)

@@ -27,6 +27,7 @@ SCRIPTS = {
     names.PRESET_JACOBIAN: "probe.py",
     names.PRESET_NIELSEN_CH5: "train.py",
     names.PRESET_EXPLODING: "train.py",
+    names.PRESET_REMEDIES: "train.py",
 }
 
 
