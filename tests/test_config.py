@@ -18,7 +18,7 @@ from gradlab.engine.init import INITS
 from gradlab.errors import ConfigError
 from gradlab.explain.example import SCHEMA as EXPLAIN_SCHEMA
 from gradlab.jobs.cli import check_override_keys, hydra_job
-from gradlab.jobs.config import VALIDATORS, compose, presets, with_shared_conf
+from gradlab.jobs.config import VALIDATORS, compose, group_choices, presets, with_shared_conf
 from gradlab.jobs.train import run as train_run
 from gradlab.schema import check_keys
 from gradlab.theory.probe import SCHEMA as PROBE_SCHEMA
@@ -71,8 +71,15 @@ def test_every_point_of_every_preset_passes_its_schema(entry, preset):
         assert points == [[]]  # a walkthrough is one run
     else:
         assert len(points) > 1, f"{preset} sweeps nothing"
+    groups = group_choices(CONF, entry)
+    composed = {}
     for point in points:
-        VALIDATORS[entry](apply(cfg, point))
+        # group choices (+remedy=adam) are composed by Hydra, once per combination
+        chosen = tuple(o for o in point if o.lstrip("+").split("=")[0] in groups)
+        if chosen and chosen not in composed:
+            composed[chosen] = compose_config([f"+experiment={preset}", *chosen], entry, hydra=True)
+        rest = [o for o in point if o not in chosen]
+        VALIDATORS[entry](apply(composed[chosen] if chosen else cfg, rest))
 
 
 def test_a_sweep_point_is_the_config_hydra_composes_for_it():

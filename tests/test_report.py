@@ -235,7 +235,8 @@ def test_store_without_theory_presets_names_each_missing_figure(made):
             f"`python experiments/{script} -m +experiment={preset}`"
         ) in theory
     assert "`python experiments/train.py -m +experiment=exploding`" in theory
-    assert theory.count("Not drawn") == 5
+    assert "`python experiments/train.py -m +experiment=remedies`" in theory
+    assert theory.count("Not drawn") == 8  # figures 6–13
     assert not list((out / "figures").glob("theory_*"))
 
 

@@ -57,13 +57,11 @@ def store(tmp_path_factory):
     parent = client.create_run(exp, tags=tags, run_name="sweep-remedies")
     sweep = SweepContext(parent.info.run_id, "r1")
     for act in ("sigmoid", "tanh"):
-        for name, overrides in REMEDIES.items():
+        for overrides in REMEDIES.values():
             for depth in DEPTHS:
                 for seed in SEEDS:
                     point = {"model.activation": act, **overrides, "model.depth": depth}
-                    cfg = train_cfg(
-                        **{"mlflow.tracking_uri": uri, **TINY, **point, "seed": seed}
-                    )
+                    cfg = train_cfg(**{"mlflow.tracking_uri": uri, **TINY, **point, "seed": seed})
                     train.run(cfg, ROOT, sweep)
     sweeps = load_theory(client, exp)
     return client, exp, Inputs(client, sweeps)
