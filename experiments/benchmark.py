@@ -29,9 +29,10 @@ write (``zero_grad``, ``nn.functional.linear`` + ``sigmoid``, ``backward``,
 
 Modules: ``bench_harness`` (paired timings, report structure, markdown),
 ``bench_machine`` (the machine table), ``bench_steps`` (what is timed), and the
-cases ``bench_engine`` (figures 1, 1b, 2, 7), ``bench_diagnostics`` (3) and
-``bench_pipeline`` (4, 5, 6).  Cases are functions in ``SECTIONS``; each takes
-the ``Bench`` context and returns a ``Section``.  Adding a figure is adding a
+cases ``bench_engine`` (figures 1, 1b, 2, 7), ``bench_diagnostics`` (3),
+``bench_pipeline`` (4, 5, 6) and ``bench_remedies`` (8: skips + layer norm, Adam).
+Cases are functions in ``SECTIONS``; each takes the ``Bench`` context and
+returns a ``Section``.  Adding a figure is adding a
 function to that list.
 
 Some processors get OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) in their
@@ -55,6 +56,7 @@ from bench_engine import engine_vs_matmuls, engine_vs_torch, float32_vs_float64,
 from bench_harness import ROOT, Bench, Section, render, runner_setting
 from bench_machine import machine_rows, numpy_blas_threads
 from bench_pipeline import ensemble_probe, sweep_throughput, tracking_overhead
+from bench_remedies import remedies
 from threadpoolctl import threadpool_limits
 
 OUT = ROOT / "reports" / "benchmarks.md"
@@ -73,6 +75,7 @@ SECTIONS: list[Callable[[Bench], Section]] = [
     sweep_throughput,
     ensemble_probe,
     float32_vs_float64,
+    remedies,
 ]
 
 
