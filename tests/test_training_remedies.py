@@ -64,8 +64,9 @@ def test_sgd_update_ratio_is_lr_times_gradient_over_weight():
     ]
     np.testing.assert_allclose(final_ratio(result), expected, rtol=1e-9)
     assert np.isnan(result.init.table["update_ratio"]).all()  # no update before step 1
+    assert result.init.grad_norm is None
     total = np.sqrt(sum(np.vdot(g, g) for g in trace.gradients()))
-    assert result.summary()[names.GRAD_NORM] == pytest.approx(total, rel=1e-9)
+    assert result.summary()[names.GRAD_NORM_MEDIAN] == pytest.approx(total, rel=1e-9)
     assert names.CLIP_FRACTION not in result.summary()
 
 
@@ -95,7 +96,8 @@ def test_clipping_rescales_the_step_to_the_clip_norm():
     np.testing.assert_allclose(final_ratio(result), expected, rtol=1e-9)
     s = result.summary()
     assert s[names.CLIP_FRACTION] == 1.0
-    assert s[names.GRAD_NORM] == pytest.approx(total, rel=1e-9)  # before clipping
+    assert s[names.GRAD_NORM_MEDIAN] == pytest.approx(total, rel=1e-9)  # before clipping
+    assert result.final.grad_norm == pytest.approx(total, rel=1e-9)
     _, _, _, loose = one_full_batch_step(**{"train.clip_norm": 10 * total})
     assert loose.summary()[names.CLIP_FRACTION] == 0.0
 

@@ -97,10 +97,10 @@ DIVERGED = "diverged"  # 0/1
 DIVERGED_STEP = "diverged_step"  # SGD step at which a non-finite value appeared
 DIVERGED_LAYER = "diverged_layer"  # layer l where it appeared
 TRAIN_SECONDS = "train_seconds"
-#: Global 2-norm of all gradients of one step, before any clipping (mean over the steps
-#: since the previous logged step when logged during training; median over all steps
-#: as a summary).
+#: Global 2-norm ‖g‖ of all gradients of a step, before any clipping: at each logged step
+#: the mean over the steps since the previous one; as a summary the median over all steps.
 GRAD_NORM = "grad_norm"
+GRAD_NORM_MEDIAN = "grad_norm_median"
 SUMMARY_METRICS = (
     VANISH_RATIO,
     DECAY_PER_LAYER,
@@ -108,7 +108,7 @@ SUMMARY_METRICS = (
     TEST_ACCURACY,
     DIVERGED,
     TRAIN_SECONDS,
-    GRAD_NORM,
+    GRAD_NORM_MEDIAN,
 )
 CLIP_FRACTION = "clip_fraction"  # share of steps whose gradient train.clip_norm rescaled
 #: Summary metrics of runs with train.clip_norm set only.

@@ -55,6 +55,7 @@ class Measurement:
     table: pd.DataFrame  # one row per layer, gradlab.names.COLUMNS
     train_loss: float
     test_accuracy: float | None
+    grad_norm: float | None = None  # mean pre-clip ‖g‖ of the steps since the last measurement
 
 
 @dataclass
@@ -106,7 +107,7 @@ class TrainResult:
             names.DIVERGED: float(self.diverged),
             names.TRAIN_SECONDS: float(self.seconds),
         }
-        out[names.GRAD_NORM] = float(np.median(self.grad_norms)) if self.grad_norms else 0.0
+        out[names.GRAD_NORM_MEDIAN] = float(np.median(self.grad_norms)) if self.grad_norms else 0.0
         if self.clip:
             out[names.CLIP_FRACTION] = self.clipped / self.steps if self.steps else 0.0
         if last.test_accuracy is not None:
@@ -221,8 +222,10 @@ def train(
             )
         table = layer_table(trace, net.weights, net.hidden, net.output, spectral)
         table["update_ratio"] = ratio_sum / ratio_steps if ratio_steps else np.nan
+        norms = result.grad_norms[len(result.grad_norms) - ratio_steps :] if ratio_steps else []
         ratio_sum, ratio_steps = np.zeros(net.num_layers), 0
-        m = Measurement(step, epoch, phase, table, float(trace.cost), accuracy)
+        grad_norm = float(np.mean(norms)) if norms else None
+        m = Measurement(step, epoch, phase, table, float(trace.cost), accuracy, grad_norm)
         result.measurements.append(m)
         if on_measure is not None:
             on_measure(m)
