@@ -234,7 +234,9 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         "Figure 11. Remedies: gradient magnitude against layer",
         "‖∇b^l‖ on the probe batch against layer l at the sweep's middle depth, at "
         "initialisation (dashed) and after training (solid), one panel per activation × "
-        "remedy, the plain network in grey; median over seeds, band min–max.",
+        "remedy, the plain network in grey; median over seeds, band min–max.  Under batch "
+        "norm ∇b^l = 0 in every normed layer (z^l − μ does not depend on b^l): that panel "
+        "shows rounding error.",
         (names.PRESET_REMEDIES,),
         _draw_remedy_gradients,
         lambda data: "",

@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from gradlab import names
 from gradlab.report.frames import ACTIVATION, DEPTH, SEED, NoDataError, activation_order, require
-from gradlab.report.style import LAYER_AXIS, OKABE_ITO, log_y, new_figure, positive
+from gradlab.report.style import LAYER_AXIS, OKABE_ITO, log_y, new_figure, positive, wrap
 
 REMEDY = "remedy"
 PLAIN = "plain"
@@ -183,7 +184,11 @@ def plot_remedy_gradients(runs, history) -> tuple[pd.DataFrame, Figure]:
     axes = np.atleast_2d(fig.subplots(len(panels), len(remedies), sharey="row", squeeze=False))
     for row, act in zip(axes, panels, strict=True):
         for ax, remedy in zip(row, remedies, strict=True):
-            ax.set_title(f"{act}: {remedy}", fontsize=8)
+            mine = data[(data["panel"] == act) & (data[REMEDY] == remedy)]
+            note = "" if (mine["phase"] == names.PHASE_FINAL).any() else "\n(diverged: no final)"
+            if "batch norm" in remedy:
+                note += "\n(" + r"$\nabla b^l = 0$" + " in normed layers: μ cancels b)"
+            ax.set_title(f"{act}: {remedy}{note}", fontsize=8)
             for who, colour in ((PLAIN, colours[PLAIN]), (remedy, colours[remedy])):
                 for phase, ls in ((names.PHASE_INIT, "--"), (names.PHASE_FINAL, "-")):
                     d = data[(data["panel"] == act) & (data[REMEDY] == who)]
@@ -201,8 +206,8 @@ def plot_remedy_gradients(runs, history) -> tuple[pd.DataFrame, Figure]:
         ax.set_xlabel(LAYER_AXIS, fontsize=7)
     depth = int(data["depth"].iloc[0])
     fig.suptitle(
-        f"Depth {depth}: ‖∇b^l‖ at initialisation (dashed) and after training (solid); "
-        "grey: the plain network",
+        f"Depth {depth}: " + r"$\|\nabla b^l\|_2$" + " at initialisation (dashed) and after "
+        "training (solid); grey: the plain network",
         fontsize=10,
     )
     return data, fig
@@ -234,6 +239,7 @@ def plot_remedy_accuracy(runs) -> tuple[pd.DataFrame, Figure]:
             ax.fill_between(d[DEPTH], d["lo"], d["hi"], color=c, alpha=0.12)
         ax.axhline(0.1, color="k", ls=":", lw=0.8)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticks(sorted(data[DEPTH].unique()), [str(v) for v in sorted(data[DEPTH].unique())])
         ax.set_title(act, fontsize=10)
         ax.set_xlabel("depth (hidden layers)")
@@ -274,11 +280,11 @@ def plot_update_ratio(runs, history) -> tuple[pd.DataFrame, Figure]:
         log_y(ax)
         ax.legend(fontsize=8)
     axes[0].set_ylabel(r"$\|\Delta W^l\|_F / \|W^l\|_F$ per step")
-    fig.suptitle(
+    title = (
         f"Depth {int(data['depth'].iloc[0])}: relative size of the weight update each layer "
-        "receives, mean over training",
-        fontsize=10,
+        "receives, mean over training"
     )
+    fig.suptitle(wrap(title, 5.0 * len(panels)), fontsize=10)
     return data, fig
 
 
