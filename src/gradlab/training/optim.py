@@ -95,6 +95,7 @@ class Adam:
         self.t = 0
         self.m: list[Array] | None = None
         self.s: list[Array] | None = None
+        self.tmp: list[Array] | None = None
 
     def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         """One bias-corrected Adam update of every array in ``params``."""
@@ -102,18 +103,27 @@ class Adam:
         if self.m is None:
             self.m = [np.zeros_like(p) for p in params]
             self.s = [np.zeros_like(p) for p in params]
+            self.tmp = [np.empty_like(p) for p in params]
         self.t += 1
         b1, b2 = self.betas
         step_size = self.lr / (1.0 - b1**self.t)
         sqrt_c2 = math.sqrt(1.0 - b2**self.t)
-        for p, g, m, s in zip(params, grads, self.m, self.s, strict=True):
+        for p, g, m, s, tmp in zip(params, grads, self.m, self.s, self.tmp, strict=True):
+            # in place through one scratch array per parameter: the same operations in the
+            # same order as m ← β₁m + (1 − β₁)g, …, w ← w − step·m/denom, without temporaries
             m *= b1
-            m += (1.0 - b1) * g
+            np.multiply(g, 1.0 - b1, out=tmp)
+            m += tmp
             s *= b2
-            s += (1.0 - b2) * (g * g)
-            denom = np.sqrt(s) / sqrt_c2
-            denom += self.eps
-            p -= step_size * (m / denom)
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - b2
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp /= sqrt_c2
+            tmp += self.eps  # denom
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
 
 
 def global_norm(grads: Sequence[Array]) -> float:
