@@ -235,7 +235,8 @@ def plot_remedy_accuracy(runs) -> tuple[pd.DataFrame, Figure]:
             c = colours[remedy]
             lw = 2.2 if remedy == PLAIN else 1.3
             marker = "os^Dv<>PX"[i % 9]
-            ax.plot(d[DEPTH], d["median"], "-", marker=marker, ms=4, color=c, lw=lw, label=remedy)
+            ls = "--" if i > len(OKABE_ITO) else "-"  # past 7 colours they repeat: dash the line
+            ax.plot(d[DEPTH], d["median"], ls, marker=marker, ms=4, color=c, lw=lw, label=remedy)
             ax.fill_between(d[DEPTH], d["lo"], d["hi"], color=c, alpha=0.12)
         ax.axhline(0.1, color="k", ls=":", lw=0.8)
         ax.set_xscale("log")
