@@ -30,9 +30,10 @@ write (``zero_grad``, ``nn.functional.linear`` + ``sigmoid``, ``backward``,
 Modules: ``bench_harness`` (paired timings, report structure, markdown),
 ``bench_machine`` (the machine table), ``bench_steps`` (what is timed), and the
 cases ``bench_engine`` (figures 1, 1b, 2, 7), ``bench_diagnostics`` (3),
-``bench_pipeline`` (4, 5, 6) and ``bench_recurrent`` (8, a BPTT pass of the RNN
-and the LSTM, defined in its docstring).  Cases are functions in ``SECTIONS``;
-each takes the ``Bench`` context and returns a ``Section``.  Adding a figure is adding a
+``bench_pipeline`` (4, 5, 6), ``bench_recurrent`` (8, a BPTT pass of the RNN
+and the LSTM, defined in its docstring) and ``bench_remedies`` (9: skips + layer
+norm, Adam).  Cases are functions in ``SECTIONS``; each takes the ``Bench``
+context and returns a ``Section``.  Adding a figure is adding a
 function to that list.
 
 Some processors get OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) in their
@@ -63,6 +64,7 @@ from bench_harness import ROOT, Bench, Section, render, runner_setting
 from bench_machine import machine_rows, numpy_blas_threads
 from bench_pipeline import ensemble_probe, sweep_throughput, tracking_overhead
 from bench_recurrent import recurrent
+from bench_remedies import remedies
 from threadpoolctl import threadpool_limits
 
 OUT = ROOT / "reports" / "benchmarks.md"
@@ -82,6 +84,7 @@ SECTIONS: list[Callable[[Bench], Section]] = [
     ensemble_probe,
     float32_vs_float64,
     recurrent,
+    remedies,
 ]
 
 

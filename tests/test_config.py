@@ -14,6 +14,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from gradlab.engine.init import INITS
 from gradlab.errors import ConfigError
 from gradlab.explain.example import SCHEMA as EXPLAIN_SCHEMA
 from gradlab.jobs.cli import check_override_keys, hydra_job
@@ -72,11 +73,14 @@ def test_every_point_of_every_preset_passes_its_schema(entry, preset):
     else:
         assert len(points) > 1, f"{preset} sweeps nothing"
     groups = group_choices(CONF, entry)
+    composed = {}
     for point in points:
-        if any(o.split("=", 1)[0] in groups for o in point):  # model=lstm: Hydra composes it
-            VALIDATORS[entry](resolved(entry, [f"+experiment={preset}", *point]))
-        else:
-            VALIDATORS[entry](apply(cfg, point))
+        # group choices (+remedy=adam) are composed by Hydra, once per combination
+        chosen = tuple(o for o in point if o.lstrip("+").split("=")[0] in groups)
+        if chosen and chosen not in composed:
+            composed[chosen] = compose_config([f"+experiment={preset}", *chosen], entry, hydra=True)
+        rest = [o for o in point if o not in chosen]
+        VALIDATORS[entry](apply(composed[chosen] if chosen else cfg, rest))
 
 
 def test_a_sweep_point_is_the_config_hydra_composes_for_it():
@@ -137,7 +141,11 @@ def test_shared_groups_are_found_from_a_conf_anywhere(tmp_path, monkeypatch):
 # ---- one-line messages: a bad value per kind of key, an unknown key ------------------
 
 ACTIVATION_LIST = "sigmoid, tanh, relu, leaky_relu, linear, softplus, selu"
-MODEL_KEYS = "depth, width, activation, output_activation, init, gain, bias_std, dtype"
+INIT_LIST = ", ".join([*INITS, "lsuv"])
+MODEL_KEYS = (
+    "depth, width, activation, output_activation, init, gain, bias_std, dtype, "
+    "residual, residual_scale, norm"
+)
 
 
 @pytest.mark.parametrize(
@@ -178,6 +186,62 @@ MODEL_KEYS = "depth, width, activation, output_activation, init, gain, bias_std,
             ["train.cost=cross_entropy", "model.output_activation=tanh"],
             "model.output_activation='tanh' is not allowed with train.cost='cross_entropy'; "
             "choose one of: sigmoid",
+        ),
+        (
+            "train",
+            ["model.residual=yes"],
+            "model.residual='yes' is not allowed; it must be true or false",
+        ),
+        (
+            "train",
+            ["model.residual_scale=-0.5"],
+            "model.residual_scale=-0.5 is not allowed; it must be a number >= 0",
+        ),
+        (
+            "train",
+            ["model.norm=group"],
+            "model.norm='group' is not allowed; choose one of: layer, batch",
+        ),
+        (
+            "train",
+            ["model.norm=batch", "train.batch_size=1"],
+            "train.batch_size=1 is not allowed with model.norm='batch'; it must be an integer >= 2",
+        ),
+        (
+            "train",
+            ["model.init=lsuvv"],
+            "model.init='lsuvv' is not allowed; choose one of: " + INIT_LIST,
+        ),
+        (
+            "train",
+            ["train.optimizer=rmsprop"],
+            "train.optimizer='rmsprop' is not allowed; choose one of: sgd, momentum, adam",
+        ),
+        (
+            "train",
+            ["train.momentum=1.0"],
+            "train.momentum=1.0 is not allowed; it must be a number < 1",
+        ),
+        (
+            "train",
+            ["train.betas=[0.9]"],
+            "train.betas=[0.9] is not allowed; it must be a list of 2 numbers in [0, 1)",
+        ),
+        (
+            "train",
+            ["train.betas=[0.9,1.5]"],
+            "train.betas=[0.9, 1.5] is not allowed; it must be a list of 2 numbers in [0, 1)",
+        ),
+        (
+            "train",
+            ["train.clip_norm=0"],
+            "train.clip_norm=0 is not allowed; it must be a number > 0",
+        ),
+        (
+            "train",
+            ["train.cost=softmax_cross_entropy"],
+            "model.output_activation='sigmoid' is not allowed with "
+            "train.cost='softmax_cross_entropy'; choose one of: linear",
         ),
         ("probe", ["probe.depth=2"], "probe.depth=2 is not allowed; it must be an integer >= 3"),
         (

@@ -290,7 +290,7 @@ def test_benchmark_quick_run_writes_every_figure_with_its_target(tmp_path):
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     for title in ("## Machine", "## 1.", "## 1b.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.",
-                  "## 7.", "OPENBLAS_CORETYPE", "NumPy SIMD"):  # fmt: skip
+                  "## 7.", "## 8.", "## 9.", "OPENBLAS_CORETYPE", "NumPy SIMD"):  # fmt: skip
         assert title in text
     assert "Skipped: PyTorch is not installed (--no-torch given)" in text
     summary = [line for line in text.splitlines() if line.startswith("| 3 |")]

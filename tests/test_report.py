@@ -238,6 +238,7 @@ def test_store_without_theory_presets_names_each_missing_figure(made):
             f"`python experiments/{script} -m +experiment={preset}`"
         ) in theory
     assert "`python experiments/train.py -m +experiment=exploding`" in theory
+    assert "`python experiments/train.py -m +experiment=remedies`" in theory
     assert theory.count("Not drawn") == len(names.THEORY_PRESETS)  # one per theory figure
     assert not list((out / "figures").glob("theory_*"))
 

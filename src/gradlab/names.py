@@ -34,6 +34,16 @@ COLUMNS: dict[str, str] = {
     ),
 }
 
+#: Columns the training loop adds to each logged step's layer table (not the engine's:
+#: they describe the updates, which a single backprop does not know).
+UPDATE_COLUMNS: dict[str, str] = {
+    "update_ratio": (
+        "‖ΔW^l‖_F / ‖W^l‖_F of the updates actually applied (optimiser, clipping and "
+        "weight decay included), mean over the steps since the previous logged step; "
+        "NaN at initialisation"
+    ),
+}
+
 # ---- the per-time-step table (gradlab.engine.time_diagnostics.time_table) --
 #: Column → formula for recurrent networks, one row per step t = 1..T.  Columns that
 #: only one of the two networks has are NaN for the other.
@@ -77,7 +87,14 @@ TIME_PROFILE_QUANTITIES = (
     "forget_mean",
 )
 #: Diagnostics logged per layer at every logged step, e.g. ``grad_b_norm/layer_003``.
-PER_LAYER_QUANTITIES = ("grad_b_norm", "grad_w_norm", "delta_rms", "saturated_frac", "bound")
+PER_LAYER_QUANTITIES = (
+    "grad_b_norm",
+    "grad_w_norm",
+    "delta_rms",
+    "saturated_frac",
+    "bound",
+    "update_ratio",
+)
 #: Profiles logged with step = layer l, so the MLflow chart is the curve vs layer.
 PROFILE_QUANTITIES = (*PER_LAYER_QUANTITIES, "sigma_prime_mean", "weight_spectral")
 PROFILE_INIT = "profile_init"
@@ -91,6 +108,10 @@ DIVERGED = "diverged"  # 0/1
 DIVERGED_STEP = "diverged_step"  # SGD step at which a non-finite value appeared
 DIVERGED_LAYER = "diverged_layer"  # layer l where it appeared
 TRAIN_SECONDS = "train_seconds"
+#: Global 2-norm ‖g‖ of all gradients of a step, before any clipping: at each logged step
+#: the mean over the steps since the previous one; as a summary the median over all steps.
+GRAD_NORM = "grad_norm"
+GRAD_NORM_MEDIAN = "grad_norm_median"
 SUMMARY_METRICS = (
     VANISH_RATIO,
     DECAY_PER_LAYER,
@@ -98,7 +119,11 @@ SUMMARY_METRICS = (
     TEST_ACCURACY,
     DIVERGED,
     TRAIN_SECONDS,
+    GRAD_NORM_MEDIAN,
 )
+CLIP_FRACTION = "clip_fraction"  # share of steps whose gradient train.clip_norm rescaled
+#: Summary metrics of runs with train.clip_norm set only.
+CLIP_METRICS = (CLIP_FRACTION,)
 
 
 def layer_metric(quantity: str, layer: int) -> str:
@@ -174,7 +199,7 @@ ARTIFACT_TIME_FIGURE = "gradient_vs_time.png"  # recurrent: the run's ‖δ_t‖
 # ---- history table -------------------------------------------------------
 #: phase of a history row: at initialisation, during training, after the last step
 PHASE_INIT, PHASE_TRAIN, PHASE_FINAL = "init", "train", "final"
-HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS)
+HISTORY_COLUMNS = ("step", "epoch", "phase", *COLUMNS, *UPDATE_COLUMNS)
 #: A recurrent run's history: SGD step, epoch, phase, then the time table with its step
 #: column t renamed ``time_step`` (t = 1..T), one row per logged step × time step.
 TIME_HISTORY_COLUMNS = (
@@ -262,6 +287,7 @@ PRESET_RNN_TIME_GAP = "rnn_time_gap"  # train.py: ‖δ_t‖ against T − t at 
 PRESET_RNN_CLIPPING = "rnn_clipping"  # train.py: ρ > 1 with and without train.clip_norm
 PRESET_RNN_VS_LSTM = "rnn_vs_lstm"  # train.py: adding problem against T, RNN and LSTM
 RECURRENT_PRESETS = (PRESET_RNN_TIME_GAP, PRESET_RNN_CLIPPING, PRESET_RNN_VS_LSTM)
+PRESET_REMEDIES = "remedies"  # train.py: depth × remedy for sigmoid and tanh on the digits
 THEORY_PRESETS = (
     PRESET_MEAN_FIELD,
     PRESET_PHASE_DIAGRAM,
@@ -271,4 +297,5 @@ THEORY_PRESETS = (
     PRESET_TRAINABILITY,
     PRESET_WIDTH_VS_DEPTH,
     *RECURRENT_PRESETS,
+    PRESET_REMEDIES,
 )

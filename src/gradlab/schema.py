@@ -70,6 +70,31 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Numbers:
+    """A list of ``count`` numbers, each ≥ ``minimum`` and < ``below``."""
+
+    count: int
+    minimum: float
+    below: float
+
+    def check(self, key: str, value: object) -> tuple[float, ...]:
+        allowed = f"a list of {self.count} numbers in [{self.minimum:g}, {self.below:g})"
+        bad = ValueError(f"{key}={value!r} is not allowed; it must be {allowed}")
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            raise bad
+        items = list(value)
+        if len(items) != self.count:
+            raise bad
+        try:
+            out = tuple(check_number(key, v, minimum=self.minimum) for v in items)
+        except ValueError:
+            raise bad from None
+        if any(v >= self.below for v in out):
+            raise bad
+        return out
+
+
+@dataclass(frozen=True)
 class Flag:
     """true or false."""
 
@@ -105,7 +130,7 @@ class Checked:
         return value
 
 
-Constraint = Integer | Number | Choice | Flag | Text | Checked
+Constraint = Integer | Number | Numbers | Choice | Flag | Text | Checked
 Schema = Mapping[str, Constraint]
 
 #: Keys every recorded job (train.py, probe.py) has: conf/mlflow/ and conf/runtime/.

@@ -107,7 +107,11 @@ def run(
 
 
 def _measurement_metrics(m: Measurement) -> list[tuple[str, float, int]]:
-    scalars = {names.TRAIN_LOSS: m.train_loss, names.TEST_ACCURACY: m.test_accuracy}
+    scalars = {
+        names.TRAIN_LOSS: m.train_loss,
+        names.TEST_ACCURACY: m.test_accuracy,
+        names.GRAD_NORM: m.grad_norm,
+    }
     return tracking.measurement_metrics(m.table, m.step, scalars)
 
 

@@ -1,8 +1,7 @@
 """Every figure of the report: its stable file name, title, caption, data and drawing.
 
 File names come from the fixed lists :data:`FIGURES` (1–4, from the training
-sweep) and :data:`THEORY_FIGURES` (6 onward, from the theory, trainability and
-recurrent presets), so
+sweep) and :data:`THEORY_FIGURES` (6 onward, from the presets), so
 regenerating overwrites and the README can link a figure.  Figure 5 is the
 summary table of :func:`gradlab.report.markdown.summary_table`.
 """
@@ -25,6 +24,12 @@ from gradlab.report.layer_figures import plot_gradient_vs_layer, plot_saturation
 from gradlab.report.nielsen import plot_nielsen_ch5
 from gradlab.report.phase_diagram import plot_phase_diagram
 from gradlab.report.presets import SCRIPTS, Inputs
+from gradlab.report.remedies import (
+    accuracy_text,
+    plot_remedy_accuracy,
+    plot_remedy_gradients,
+    plot_update_ratio,
+)
 from gradlab.report.rnn_vs_lstm import plot_rnn_vs_lstm, rnn_vs_lstm_text
 from gradlab.report.speed import plot_gradient_heatmap, plot_speed_of_learning
 from gradlab.report.time_gap import plot_time_gap, time_gap_text
@@ -189,6 +194,20 @@ def _draw_rnn_vs_lstm(inp: Inputs):
     return plot_rnn_vs_lstm(inp.runs(p), inp.time_history(p))
 
 
+def _draw_remedy_gradients(inp: Inputs):
+    p = names.PRESET_REMEDIES
+    return plot_remedy_gradients(inp.runs(p), inp.history(p))
+
+
+def _draw_remedy_accuracy(inp: Inputs):
+    return plot_remedy_accuracy(inp.runs(names.PRESET_REMEDIES))
+
+
+def _draw_update_ratio(inp: Inputs):
+    p = names.PRESET_REMEDIES
+    return plot_update_ratio(inp.runs(p), inp.history(p))
+
+
 THEORY_FIGURES: tuple[TheoryFigure, ...] = (
     TheoryFigure(
         "theory_delta_vs_layer",
@@ -295,7 +314,38 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         "time gap, at initialisation and after training.",
         (names.PRESET_RNN_VS_LSTM,),
         _draw_rnn_vs_lstm,
-        rnn_vs_lstm_text,
+        rnn_vs_lstm_text
+    ),
+    TheoryFigure(
+        "remedies_gradient_vs_layer",
+        "Figure 16. Remedies: gradient magnitude against layer",
+        "‖∇b^l‖ on the probe batch against layer l at the sweep's middle depth, at "
+        "initialisation (dashed) and after training (solid), one panel per activation × "
+        "remedy, the plain network in grey; median over seeds, band min–max.  Under batch "
+        "norm ∇b^l = 0 in every normed layer (z^l − μ does not depend on b^l): that panel "
+        "shows rounding error.",
+        (names.PRESET_REMEDIES,),
+        _draw_remedy_gradients,
+        lambda data: "",
+    ),
+    TheoryFigure(
+        "remedies_accuracy_vs_depth",
+        "Figure 17. Remedies: test accuracy against depth",
+        "Test accuracy on the held-out digits after training against depth, one line per "
+        "remedy (median over seeds, band min–max; a diverged run counts as chance, 0.1); "
+        "SELU replaces the activation, so its line is the same in both panels.",
+        (names.PRESET_REMEDIES,),
+        _draw_remedy_accuracy,
+        accuracy_text,
+    ),
+    TheoryFigure(
+        "remedies_update_ratio",
+        "Figure 18. Remedies: relative update size per layer, SGD against Adam",
+        "‖ΔW^l‖_F/‖W^l‖_F of the updates applied, mean over training, per layer l at the "
+        "sweep's middle depth, for plain SGD and for Adam (median over seeds, band min–max).",
+        (names.PRESET_REMEDIES,),
+        _draw_update_ratio,
+        lambda data: "",
     ),
 )
 THEORY_FIGURE_NAMES = tuple(f.name for f in THEORY_FIGURES)

@@ -45,12 +45,18 @@ SETUP_KEYS = (
     "model.bias_std",
     "model.output_activation",
     "model.dtype",
+    "model.residual",
+    "model.residual_scale",
+    "model.norm",
     "data.name",
     "train.cost",
     "train.lr",
     "train.batch_size",
     "train.epochs",
     "train.weight_decay",
+    "train.optimizer",
+    "train.momentum",
+    "train.clip_norm",
 )
 _SHORT = {"model.output_activation": "output", "model.bias_std": "bias std", "data.name": "data"}
 #: Activations in the order the story is told; others follow alphabetically.

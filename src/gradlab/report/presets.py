@@ -30,6 +30,7 @@ SCRIPTS = {
     names.PRESET_TRAINABILITY: "train.py",
     names.PRESET_WIDTH_VS_DEPTH: "probe.py",
     **dict.fromkeys(names.RECURRENT_PRESETS, "train.py"),
+    names.PRESET_REMEDIES: "train.py",
 }
 
 

@@ -31,14 +31,22 @@ TRAIN_TAGS = (
     names.TAG_GIT_COMMIT,
     names.TAG_ERROR,
 )
-TRAIN_METRICS = (*names.SUMMARY_METRICS, names.DIVERGED_STEP, names.DIVERGED_LAYER)
+TRAIN_METRICS = (
+    *names.SUMMARY_METRICS,
+    *names.CLIP_METRICS,
+    names.DIVERGED_STEP,
+    names.DIVERGED_LAYER,
+)
 #: Typed params of training and probe runs; every other param stays a string.
 PARAM_TYPES: dict[str, type] = {
     "model.depth": int,
     "model.width": int,
     "model.gain": float,
     "model.bias_std": float,
+    "model.residual_scale": float,
     "train.lr": float,
+    "train.momentum": float,
+    "train.clip_norm": float,
     "train.batch_size": int,
     "train.epochs": int,
     "train.weight_decay": float,

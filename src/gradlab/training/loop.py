@@ -1,10 +1,17 @@
-"""Train one network with SGD and measure the per-layer diagnostics as it learns.
+"""Train one network and measure the per-layer diagnostics as it learns.
 
-Pure of I/O: the caller passes ``on_measure`` (called at initialisation, every
-``log_every`` SGD steps and at the end, with that step's layer table) and
+Each step is ``net.backprop`` on a mini-batch, the optional clipping of the
+global gradient norm, Nielsen's weight decay and the step of the optimiser
+``train.optimizer`` names (:mod:`gradlab.training.optim`).  Pure of I/O: the
+caller passes ``on_measure`` (called at initialisation, every ``log_every``
+steps and at the end, with that step's layer table) and
 ``on_epoch`` (one call per epoch for progress), and gets back the whole history.
 The diagnostics are measured on a fixed probe batch, the first ``probe_size``
-training samples, as Nielsen did with the first 1000 MNIST images (ch. 5).
+training samples, as Nielsen did with the first 1000 MNIST images (ch. 5); the
+probe never moves batch norm's running statistics.  Each layer table also holds
+the relative size of the weight updates applied since the previous one
+(``names.UPDATE_COLUMNS``).  With batch norm, a last mini-batch of one row is
+merged into the batch before it (:func:`gradlab.training.sgd.batch_starts`).
 
 Exploding gradients are what this suite studies, so overflow is data: the
 training loop runs under ``np.errstate(all="ignore")`` and checks the cost and
@@ -23,12 +30,17 @@ import pandas as pd
 
 from gradlab import names
 from gradlab.data import Dataset, load_dataset
-from gradlab.engine.backprop import backprop
-from gradlab.engine.costs import get_cost
 from gradlab.engine.diagnostics import SpectralCache, layer_table
 from gradlab.engine.network import MLP, resolve_dtype
-from gradlab.training.sgd import all_finite, first_nonfinite_layer, minibatches, sgd_update
-from gradlab.training.spec import RunSpec, check_batch_size, run_spec
+from gradlab.training.optim import clip_grad_norm, global_norm, make_optimizer
+from gradlab.training.sgd import (
+    all_finite,
+    batch_starts,
+    decay_weights,
+    first_nonfinite_layer,
+    minibatches,
+)
+from gradlab.training.spec import LSUV, RunSpec, check_batch_size, run_spec
 
 Array = np.ndarray
 
@@ -43,6 +55,7 @@ class Measurement:
     table: pd.DataFrame  # one row per layer, gradlab.names.COLUMNS
     train_loss: float
     test_accuracy: float | None
+    grad_norm: float | None = None  # mean pre-clip ‖g‖ of the steps since the last measurement
 
 
 @dataclass
@@ -56,6 +69,9 @@ class TrainResult:
     diverged_where: str | None = None
     steps: int = 0
     seconds: float = 0.0
+    grad_norms: list[float] = field(default_factory=list)  # pre-clip ‖g‖ of every step
+    clipped: int = 0  # steps whose gradient clipping rescaled
+    clip: bool = False  # whether train.clip_norm was set
 
     @property
     def history(self) -> pd.DataFrame:
@@ -91,6 +107,9 @@ class TrainResult:
             names.DIVERGED: float(self.diverged),
             names.TRAIN_SECONDS: float(self.seconds),
         }
+        out[names.GRAD_NORM_MEDIAN] = float(np.median(self.grad_norms)) if self.grad_norms else 0.0
+        if self.clip:
+            out[names.CLIP_FRACTION] = self.clipped / self.steps if self.steps else 0.0
         if last.test_accuracy is not None:
             out[names.TEST_ACCURACY] = float(last.test_accuracy)
         if self.diverged:
@@ -123,17 +142,35 @@ def prepare(cfg: Mapping) -> tuple[RunSpec, np.random.Generator, Dataset]:
 
 
 def build_network(spec: RunSpec, data: Dataset, rng: np.random.Generator) -> MLP:
-    """The network a spec describes, drawn from ``rng``."""
-    return MLP(
+    """The network a spec describes, drawn from ``rng``.
+
+    With ``model.init=lsuv`` the weights are drawn orthogonal, then rescaled by
+    ``MLP.lsuv`` on the probe batch, the first ``probe_size`` training samples.
+    """
+    net = MLP(
         spec.sizes(data.n_inputs, data.n_outputs),
         spec.activation,
         spec.output_activation,
-        init=spec.init,
+        init="orthogonal" if spec.init == LSUV else spec.init,
         gain=spec.gain,
         bias_std=spec.bias_std,
         seed=rng,
         dtype=spec.dtype,
+        residual=spec.residual,
+        residual_scale=spec.residual_scale,
+        norm=spec.norm,
     )
+    if spec.init == LSUV:
+        net.lsuv(data.x_train[: spec.probe_size])
+    return net
+
+
+def relative_update(before: list[Array], after: list[Array]) -> Array:
+    """‖W_after^l − W_before^l‖_F / ‖W_before^l‖_F for every layer; shape (L,)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.array(
+            [np.linalg.norm(a - b) / np.linalg.norm(b) for b, a in zip(before, after, strict=True)]
+        )
 
 
 def train(
@@ -143,7 +180,7 @@ def train(
     on_measure: Callable[[Measurement], None] | None = None,
     on_epoch: Callable[[int, Measurement], None] | None = None,
 ) -> TrainResult:
-    """Run mini-batch SGD for ``spec.epochs`` epochs and measure as it goes.
+    """Train for ``spec.epochs`` epochs of mini-batches and measure as it goes.
 
     Parameters
     ----------
@@ -152,23 +189,29 @@ def train(
     data : Dataset
         Train/test arrays in the dtype of ``spec``.
     rng : np.random.Generator
-        Draws the initial weights, then shuffles every epoch.
+        Draws the initial weights (and LSUV's orthogonal start), then shuffles
+        every epoch.
     on_measure, on_epoch : callable, optional
         Streaming hooks (tracking, progress); see the module docstring.
     """
     check_batch_size(spec, data.x_train.shape[0])
     net = build_network(spec, data, rng)
-    cost = get_cost(spec.cost)
-    hidden, output = net.hidden, net.output
+    params = net.parameters()
+    optimizer = make_optimizer(spec.optimizer, spec.lr, spec.momentum, spec.betas)
     x_probe = data.x_train[: spec.probe_size]
     y_probe = data.y_train[: spec.probe_size]
     labels_test = data.y_test.argmax(axis=1) if data.x_test.shape[0] else None
     spectral = SpectralCache()
-    result = TrainResult()
+    result = TrainResult(clip=spec.clip_norm is not None)
     n_train = data.x_train.shape[0]
+    min_rows = 2 if spec.norm == "batch" else 1
+    # Σ over the steps since the last measurement of ‖ΔW^l‖/‖W^l‖, and how many steps
+    ratio_sum = np.zeros(net.num_layers)
+    ratio_steps = 0
 
     def measure(step: int, epoch: int, phase: str) -> Measurement:
-        trace = backprop(net.weights, net.biases, x_probe, y_probe, cost, hidden, output)
+        nonlocal ratio_sum, ratio_steps
+        trace = net.backprop(x_probe, y_probe, spec.cost, update_running=False)
         accuracy = None
         if labels_test is not None:
             a_out = net.feedforward(data.x_test) if all_finite(trace) else None
@@ -177,32 +220,43 @@ def train(
                 if a_out is not None
                 else float("nan")
             )
-        table = layer_table(trace, net.weights, hidden, output, spectral)
-        m = Measurement(step, epoch, phase, table, float(trace.cost), accuracy)
+        table = layer_table(trace, net.weights, net.hidden, net.output, spectral)
+        table["update_ratio"] = ratio_sum / ratio_steps if ratio_steps else np.nan
+        norms = result.grad_norms[len(result.grad_norms) - ratio_steps :] if ratio_steps else []
+        ratio_sum, ratio_steps = np.zeros(net.num_layers), 0
+        grad_norm = float(np.mean(norms)) if norms else None
+        m = Measurement(step, epoch, phase, table, float(trace.cost), accuracy, grad_norm)
         result.measurements.append(m)
         if on_measure is not None:
             on_measure(m)
         return m
 
-    batches_per_epoch = -(-n_train // spec.batch_size)
-    total_steps = spec.epochs * batches_per_epoch
+    total_steps = spec.epochs * len(batch_starts(n_train, spec.batch_size, min_rows))
     start = time.perf_counter()
     step = 0
     with np.errstate(all="ignore"):
         last = measure(0, 0, names.PHASE_INIT)
         for epoch in range(1, spec.epochs + 1):
-            for idx in minibatches(rng, n_train, spec.batch_size):
-                trace = backprop(
-                    net.weights, net.biases, data.x_train[idx], data.y_train[idx],
-                    cost, hidden, output,
-                )  # fmt: skip
+            for idx in minibatches(rng, n_train, spec.batch_size, min_rows):
+                trace = net.backprop(data.x_train[idx], data.y_train[idx], spec.cost)
                 if not all_finite(trace):
                     where = first_nonfinite_layer(trace) or (spec.depth + 1, "backward")
                     result.diverged = True
                     result.diverged_step = step
                     result.diverged_layer, result.diverged_where = where
                     break
-                sgd_update(net.weights, net.biases, trace, spec.lr, spec.weight_decay, n_train)
+                grads = trace.gradients()
+                if spec.clip_norm is None:
+                    result.grad_norms.append(global_norm(grads))
+                else:
+                    result.grad_norms.append(clip_grad_norm(grads, spec.clip_norm))
+                    # the rule of clip_grad_norm: rescaled when max_norm / (‖g‖ + 1e-6) < 1
+                    result.clipped += result.grad_norms[-1] + 1e-6 > spec.clip_norm
+                before = [w.copy() for w in net.weights]
+                decay_weights(net.weights, spec.lr, spec.weight_decay, n_train)
+                optimizer.step(params, grads)
+                ratio_sum += relative_update(before, net.weights)
+                ratio_steps += 1
                 step += 1
                 if step % spec.log_every == 0 and step < total_steps:
                     last = measure(step, epoch, names.PHASE_TRAIN)

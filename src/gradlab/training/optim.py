@@ -9,7 +9,9 @@ run can be cross-checked against ``torch.optim``:
     Adam:  m ← β₁ m + (1 − β₁) g;   s ← β₂ s + (1 − β₂) g²
            w ← w − (η / (1 − β₁ᵗ)) m / (√s / √(1 − β₂ᵗ) + ε)   (Kingma & Ba 2015, Alg. 1)
 
-Nielsen's L2 weight decay stays in :func:`gradlab.training.sgd.sgd_update`.
+Nielsen's L2 weight decay stays in :func:`gradlab.training.sgd.decay_weights`.
+:func:`make_optimizer` builds the optimiser a training config names, and
+:data:`OPTIMIZER_SCHEMA` holds the config keys it reads, for every training path.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradlab.errors import check_number
+from gradlab.errors import check_choice, check_number
+from gradlab.schema import Choice, Number, Numbers
 
 Array = np.ndarray
 
@@ -92,6 +95,7 @@ class Adam:
         self.t = 0
         self.m: list[Array] | None = None
         self.s: list[Array] | None = None
+        self.tmp: list[Array] | None = None
 
     def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         """One bias-corrected Adam update of every array in ``params``."""
@@ -99,18 +103,32 @@ class Adam:
         if self.m is None:
             self.m = [np.zeros_like(p) for p in params]
             self.s = [np.zeros_like(p) for p in params]
+            self.tmp = [np.empty_like(p) for p in params]
         self.t += 1
         b1, b2 = self.betas
         step_size = self.lr / (1.0 - b1**self.t)
         sqrt_c2 = math.sqrt(1.0 - b2**self.t)
-        for p, g, m, s in zip(params, grads, self.m, self.s, strict=True):
+        for p, g, m, s, tmp in zip(params, grads, self.m, self.s, self.tmp, strict=True):
+            # in place through one scratch array per parameter: the same operations in the
+            # same order as m ← β₁m + (1 − β₁)g, …, w ← w − step·m/denom, without temporaries
             m *= b1
-            m += (1.0 - b1) * g
+            np.multiply(g, 1.0 - b1, out=tmp)
+            m += tmp
             s *= b2
-            s += (1.0 - b2) * (g * g)
-            denom = np.sqrt(s) / sqrt_c2
-            denom += self.eps
-            p -= step_size * (m / denom)
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - b2
+            s += tmp
+            np.sqrt(s, out=tmp)
+            tmp /= sqrt_c2
+            tmp += self.eps  # denom
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+
+def global_norm(grads: Sequence[Array]) -> float:
+    """‖g‖, the 2-norm of all entries of all arrays together."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
 
 
 def clip_grad_norm(grads: Sequence[Array], max_norm: float) -> float:
@@ -126,9 +144,35 @@ def clip_grad_norm(grads: Sequence[Array], max_norm: float) -> float:
         ‖g‖ before clipping.
     """
     max_norm = check_number("max_norm", max_norm, exclusive_minimum=0)
-    total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    total = global_norm(grads)
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
             g *= coef
     return total
+
+
+#: ``train.optimizer`` choices: plain SGD, SGD with ``train.momentum``, Adam with ``train.betas``.
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+#: Config keys of the update rule, shared by every training path (see gradlab.schema).
+OPTIMIZER_SCHEMA = {
+    "train.optimizer": Choice(OPTIMIZERS),
+    "train.momentum": Number(minimum=0, below=1),
+    "train.betas": Numbers(2, minimum=0, below=1),
+    "train.clip_norm": Number(above=0, nullable=True),
+}
+
+
+def make_optimizer(
+    name: str, lr: float, momentum: float = 0.9, betas: Sequence[float] = (0.9, 0.999)
+) -> SGD | Adam:
+    """The optimiser ``train.optimizer`` names.
+
+    ``'sgd'`` is ``SGD(lr)`` (``momentum`` unused), ``'momentum'`` is
+    ``SGD(lr, momentum)``, ``'adam'`` is ``Adam(lr, betas)`` (eps 1e-8, PyTorch's).
+    """
+    name = check_choice("optimizer", name, OPTIMIZERS)
+    if name == "adam":
+        return Adam(lr, betas)
+    return SGD(lr, momentum if name == "momentum" else 0.0)

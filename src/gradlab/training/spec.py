@@ -16,7 +16,16 @@ from gradlab.engine.activations import ACTIVATIONS
 from gradlab.engine.costs import COSTS, get_cost
 from gradlab.engine.init import INITS
 from gradlab.engine.network import DTYPES
-from gradlab.schema import RUNTIME_SCHEMA, Choice, Integer, Number, validate
+from gradlab.engine.normalization import NORM_AXES
+from gradlab.schema import RUNTIME_SCHEMA, Choice, Flag, Integer, Number, validate
+from gradlab.training.optim import OPTIMIZER_SCHEMA
+
+#: ``model.init`` choice that draws orthogonal weights, then rescales them on the probe
+#: batch (``MLP.lsuv``): a data-dependent init, so the training loop applies it.
+LSUV = "lsuv"
+#: Short run-name tags of the remedies (only non-default values appear in a run name).
+NORM_TAGS = {"layer": "ln", "batch": "bn"}
+OPTIMIZER_TAGS = {"sgd": "", "momentum": "mom", "adam": "adam"}
 
 #: Every key of experiments/train.py's config and what it accepts (see gradlab.schema);
 #: what each key means: the comments of conf/train/config.yaml and conf/data/.
@@ -25,10 +34,13 @@ SCHEMA = {
     "model.width": Integer(1),
     "model.activation": Choice(tuple(ACTIVATIONS)),
     "model.output_activation": Choice(tuple(ACTIVATIONS)),
-    "model.init": Choice(tuple(INITS)),
+    "model.init": Choice((*INITS, LSUV)),
     "model.gain": Number(minimum=0),
     "model.bias_std": Number(minimum=0),
     "model.dtype": Choice(tuple(DTYPES)),
+    "model.residual": Flag(),
+    "model.residual_scale": Number(minimum=0),
+    "model.norm": Choice(tuple(NORM_AXES), nullable=True),
     "data.name": Choice(tuple(DATASETS)),
     "data.test_fraction": Number(minimum=0, below=1),
     "data.n_samples": Integer(1),
@@ -41,6 +53,7 @@ SCHEMA = {
     "train.weight_decay": Number(minimum=0),
     "train.log_every": Integer(1),
     "train.probe_size": Integer(1),
+    **OPTIMIZER_SCHEMA,
     "seed": Integer(0),
     **RUNTIME_SCHEMA,
 }
@@ -67,6 +80,9 @@ class RunSpec:
     gain: float
     bias_std: float
     dtype: str
+    residual: bool
+    residual_scale: float
+    norm: str | None
     data_name: str
     test_fraction: float
     n_samples: int
@@ -79,6 +95,10 @@ class RunSpec:
     weight_decay: float
     log_every: int
     probe_size: int
+    optimizer: str
+    momentum: float
+    betas: tuple[float, float]
+    clip_norm: float | None
     seed: int
 
     def sizes(self, n_inputs: int, n_outputs: int) -> list[int]:
@@ -88,17 +108,39 @@ class RunSpec:
     @property
     def run_name(self) -> str:
         """A name a person can read in the MLflow run list (:func:`run_name`)."""
-        return run_name(
-            {"model": {"activation": self.activation, "depth": self.depth, "init": self.init},
-             "seed": self.seed}
-        )  # fmt: skip
+        model = {
+            "activation": self.activation,
+            "depth": self.depth,
+            "init": self.init,
+            "residual": self.residual,
+            "residual_scale": self.residual_scale,
+            "norm": self.norm,
+        }
+        train = {"optimizer": self.optimizer, "clip_norm": self.clip_norm, "cost": self.cost}
+        return run_name({"model": model, "train": train, "seed": self.seed})
 
 
 def run_name(cfg: Mapping) -> str:
-    """``sigmoid-d5-lecun_normal-s0``: the run name of a training config, also when
-    its values are invalid (a rejected sweep point is still recorded under it)."""
-    model = cfg.get("model", {})
-    return f"{model.get('activation')}-d{model.get('depth')}-{model.get('init')}-s{cfg.get('seed')}"
+    """``sigmoid-d20-lecun_normal-res-ln-adam-s0``: the run name of a training config,
+    also when its values are invalid (a rejected sweep point is still recorded under it).
+
+    After activation, depth and init come only the remedies a run uses: ``res`` (with
+    α when ``model.residual_scale`` ≠ 1), ``ln``/``bn`` (``model.norm``), ``mom``/``adam``
+    (``train.optimizer``), ``clip{c}`` (``train.clip_norm``) and ``softmax``
+    (``train.cost=softmax_cross_entropy``).
+    """
+    model, train = cfg.get("model", {}), cfg.get("train", {})
+    parts = [str(model.get("activation")), f"d{model.get('depth')}", str(model.get("init"))]
+    if model.get("residual") is True:
+        scale = model.get("residual_scale", 1.0)
+        parts.append("res" if scale == 1 else f"res{scale:g}")
+    parts.append(NORM_TAGS.get(model.get("norm"), ""))
+    parts.append(OPTIMIZER_TAGS.get(train.get("optimizer"), ""))
+    if train.get("clip_norm") is not None:
+        parts.append(f"clip{train.get('clip_norm')}")
+    if train.get("cost") == "softmax_cross_entropy":
+        parts.append("softmax")
+    return "-".join([p for p in parts if p] + [f"s{cfg.get('seed')}"])
 
 
 def run_spec(cfg: Mapping) -> RunSpec:
@@ -114,6 +156,9 @@ def run_spec(cfg: Mapping) -> RunSpec:
         gain=v["model.gain"],
         bias_std=v["model.bias_std"],
         dtype=v["model.dtype"],
+        residual=v["model.residual"],
+        residual_scale=v["model.residual_scale"],
+        norm=v["model.norm"],
         data_name=v["data.name"],
         test_fraction=v["data.test_fraction"],
         n_samples=v["data.n_samples"],
@@ -126,6 +171,10 @@ def run_spec(cfg: Mapping) -> RunSpec:
         weight_decay=v["train.weight_decay"],
         log_every=v["train.log_every"],
         probe_size=v["train.probe_size"],
+        optimizer=v["train.optimizer"],
+        momentum=v["train.momentum"],
+        betas=v["train.betas"],
+        clip_norm=v["train.clip_norm"],
         seed=v["seed"],
     )
     try:
@@ -136,6 +185,14 @@ def run_spec(cfg: Mapping) -> RunSpec:
             f"train.cost={spec.cost!r}; choose one of: "
             f"{', '.join(COSTS[spec.cost].output_activations or ())}"
         ) from None
+    if spec.norm == "batch":
+        # batch statistics need two rows; the loop merges a last one-row batch into the one before
+        rows = {"train.batch_size": spec.batch_size, "train.probe_size": spec.probe_size}
+        for key, n in rows.items():
+            if n < 2:
+                raise ValueError(
+                    f"{key}={n} is not allowed with model.norm='batch'; it must be an integer >= 2"
+                )
     return spec
 
 
