@@ -1,4 +1,4 @@
-"""Figure 8 of reports/benchmarks.md: training steps with remedies against PyTorch.
+"""Figure 9 of reports/benchmarks.md: training steps with remedies against PyTorch.
 
 Two steps, each beside the same step in PyTorch autograd (same weights, dtype
 and BLAS threads), at the sizes of figure 1:
@@ -112,7 +112,7 @@ CASES = (
 
 
 def remedies(bench: Bench) -> Section:
-    """Figure 8: engine step / PyTorch step with skips + layer norm, and with Adam."""
+    """Figure 9: engine step / PyTorch step with skips + layer norm, and with Adam."""
     sec = _torch_section(
         "9. Steps with remedies vs PyTorch CPU autograd",
         "t(engine step) / t(PyTorch step), float64, same BLAS thread count "

@@ -1,4 +1,4 @@
-"""Figures 11–13: what each remedy does to the gradients, the accuracy and the updates.
+"""The remedies figures: what each remedy does to the gradients, the accuracy and the updates.
 
 From the runs of preset ``remedies`` (depth × remedy × activation × seed on the
 digits): :func:`remedy_gradient_data` gives ‖∇b^l‖ against layer at
