@@ -143,7 +143,7 @@ def test_shared_groups_are_found_from_a_conf_anywhere(tmp_path, monkeypatch):
 ACTIVATION_LIST = "sigmoid, tanh, relu, leaky_relu, linear, softplus, selu"
 INIT_LIST = ", ".join([*INITS, "lsuv"])
 MODEL_KEYS = (
-    "depth, width, activation, output_activation, init, gain, bias_std, dtype, "
+    "kind, depth, width, activation, output_activation, init, gain, bias_std, dtype, "
     "residual, residual_scale, norm"
 )
 

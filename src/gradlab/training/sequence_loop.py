@@ -30,7 +30,7 @@ from gradlab.engine.network import resolve_dtype
 from gradlab.engine.rnn import RNN
 from gradlab.engine.spectral import spectral_norm
 from gradlab.engine.time_diagnostics import decay_per_step, time_table
-from gradlab.training.optim import SGD, Adam, clip_grad_norm
+from gradlab.training.optim import clip_grad_norm, make_optimizer
 from gradlab.training.sequence_spec import SequenceSpec, sequence_spec
 from gradlab.training.sgd import minibatches
 from gradlab.training.spec import check_batch_size
@@ -169,12 +169,6 @@ def targets(y: Array, T: int, outputs: str) -> Array:
     return y if outputs == "last" else np.broadcast_to(y[:, None, :], (y.shape[0], T, y.shape[1]))
 
 
-def _make_optimizer(spec: SequenceSpec):
-    if spec.optimizer == "adam":
-        return Adam(spec.lr)
-    return SGD(spec.lr, spec.momentum)
-
-
 def _finite(trace) -> bool:
     grads = trace.grads.values()
     return bool(np.isfinite(trace.cost)) and all(np.all(np.isfinite(g)) for g in grads)
@@ -197,7 +191,7 @@ def train_sequence(
     keys = list(net.params)
     params = [net.params[k] for k in keys]
     decay = [k.startswith("W") for k in keys]
-    optimizer = _make_optimizer(spec)
+    optimizer = make_optimizer(spec.optimizer, spec.lr, spec.momentum, spec.betas)
     result = SequenceResult()
     if spec.kind == "rnn":
         w_hh = net.params["W_hh"]

@@ -28,7 +28,7 @@ from gradlab.training.spec import SCHEMA as MLP_SCHEMA
 from gradlab.training.spec import run_name as mlp_run_name
 from gradlab.training.spec import run_spec
 
-#: ``model.kind`` of each model option; a config without the key is an MLP.
+#: ``model.kind`` of each model option (conf/train/model/<kind>.yaml sets it).
 MODEL_KINDS = ("mlp", "rnn", "lstm")
 RECURRENT_KINDS = names.RECURRENT_KINDS
 #: ``train.cost`` of a sequence classification task → the readout cost it trains with.
@@ -79,7 +79,8 @@ COMMON_SCHEMA = {k: c for k, c in MLP_SCHEMA.items() if not k.startswith(("model
 
 
 def model_kind(cfg: Mapping) -> str:
-    """``model.kind`` of a composed config; ``'mlp'`` when the model has no such key."""
+    """``model.kind`` of a composed config (``'mlp'`` for a config without a model group,
+    as a hand-written test config may be)."""
     model = cfg.get("model")
     kind = model.get("kind", "mlp") if isinstance(model, Mapping) else "mlp"
     if kind not in MODEL_KINDS:
@@ -116,9 +117,10 @@ class SequenceSpec:
     model: dict
     data: dict
     cost: str  # a key of gradlab.engine.recurrent.SEQUENCE_COSTS
-    optimizer: str
+    optimizer: str  # sgd | momentum | adam (gradlab.training.optim.make_optimizer)
     lr: float
     momentum: float
+    betas: tuple[float, float]
     clip_norm: float | None
     batch_size: int
     epochs: int
@@ -191,6 +193,7 @@ def sequence_spec(cfg: Mapping) -> SequenceSpec:
         optimizer=v["train.optimizer"],
         lr=v["train.lr"],
         momentum=v["train.momentum"],
+        betas=tuple(v["train.betas"]),
         clip_norm=v["train.clip_norm"],
         batch_size=v["train.batch_size"],
         epochs=v["train.epochs"],

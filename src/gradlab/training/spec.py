@@ -30,6 +30,7 @@ OPTIMIZER_TAGS = {"sgd": "", "momentum": "mom", "adam": "adam"}
 #: Every key of experiments/train.py's config and what it accepts (see gradlab.schema);
 #: what each key means: the comments of conf/train/config.yaml and conf/data/.
 SCHEMA = {
+    "model.kind": Choice(("mlp",)),
     "model.depth": Integer(1),
     "model.width": Integer(1),
     "model.activation": Choice(tuple(ACTIVATIONS)),
@@ -57,15 +58,6 @@ SCHEMA = {
     "seed": Integer(0),
     **RUNTIME_SCHEMA,
 }
-#: The optimiser keys of conf/train/config.yaml, added only where the table above lacks them;
-#: the recurrent loop (gradlab.training.sequence_loop) reads them.
-OPTIMIZER_SCHEMA = {
-    "train.optimizer": Choice(("sgd", "adam")),
-    "train.momentum": Number(minimum=0, below=1),
-    "train.clip_norm": Number(above=0, nullable=True),
-}
-for _key, _constraint in OPTIMIZER_SCHEMA.items():
-    SCHEMA.setdefault(_key, _constraint)
 
 
 @dataclass(frozen=True)
