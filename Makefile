@@ -1,5 +1,6 @@
 # gradlab: every target creates .venv and installs the pinned stack when needed.
-#   make run    set up, run the default sweep and the theory presets, regenerate the reports
+#   make run    set up, run the default sweep and the quick presets, regenerate the reports
+#   make run-all  make run, then the long presets (trainability, remedies, through time)
 #   make test   set up, lint, run the test suite
 #   make report regenerate the report figures from the runs in mlflow.db
 #   make lock   re-resolve the newest allowed versions and record them in constraints.txt
@@ -9,7 +10,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run ui ui-check test lint lock clean docs report bench
+.PHONY: install run run-all ui ui-check test lint lock clean docs report bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +23,11 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
-# Into ./mlflow.db: the default sweep (36 runs, 2 joblib workers), then the presets of the
-# theory figures (Nielsen ch. 5 and exploding gradients in training; mean-field probes,
-# phase diagram and Jacobian spectra at initialisation; the recurrent presets: time gap,
-# clipping, RNN against LSTM on the adding problem), then the report from all of them.
-# The presets' jobs take a second or less each, so they run in one process: starting the
-# joblib workers costs more than they save (measured: 11-23 s each, twice that with joblib).
+# Into ./mlflow.db: the default sweep (36 runs, 2 joblib workers), then the quick presets
+# (Nielsen ch. 5 and exploding gradients in training; mean-field probes, phase diagram,
+# Jacobian spectra and finite-width spread at initialisation; an RNN's error against the
+# time gap), then the report from all of them.  The presets' jobs take a second or less
+# each, so they run in one process: starting joblib workers would cost more than they save.
 JOBLIB := hydra/launcher=joblib hydra.launcher.n_jobs=2
 run: install
 	$(BIN)/python experiments/train.py -m +experiment=default_sweep $(JOBLIB)
@@ -36,11 +36,20 @@ run: install
 	$(BIN)/python experiments/probe.py -m +experiment=probe_mean_field
 	$(BIN)/python experiments/probe.py -m +experiment=phase_diagram
 	$(BIN)/python experiments/probe.py -m +experiment=jacobian_spectrum
+	$(BIN)/python experiments/probe.py -m +experiment=width_vs_depth
 	$(BIN)/python experiments/train.py -m +experiment=rnn_time_gap
+	$(BIN)/python reports/make_report.py
+	@echo "Runs: $(CURDIR)/mlflow.db ('make ui' prints the URL to open). Report: reports/index.html"
+
+# make run, then the presets that train hundreds of networks (about 20 minutes on 2
+# cores): which networks train (trainability), what fixes vanishing gradients
+# (remedies), clipping and RNN against LSTM through time; then the report again.
+run-all: run
+	$(BIN)/python experiments/train.py -m +experiment=trainability $(JOBLIB)
+	$(BIN)/python experiments/train.py -m +experiment=remedies $(JOBLIB)
 	$(BIN)/python experiments/train.py -m +experiment=rnn_clipping $(JOBLIB)
 	$(BIN)/python experiments/train.py -m +experiment=rnn_vs_lstm $(JOBLIB)
 	$(BIN)/python reports/make_report.py
-	@echo "Runs: $(CURDIR)/mlflow.db ('make ui' prints the URL to open). Report: reports/index.html"
 
 # The MLflow UI on the default store, on this machine only; prints the URL that opens the
 # runs in the Model training view with the gradient-against-layer charts first.
