@@ -21,7 +21,7 @@ from recorded import BARE, NEW, OLD, POINTS, _parent, _run
 
 from gradlab import names
 from gradlab.report import build as report
-from gradlab.report.catalog import FIGURE_NAMES
+from gradlab.report.catalog import FIGURE_NAMES, THEORY_FIGURE_NAMES
 from gradlab.report.frames import natural_init_runs
 from gradlab.report.load import ReportError
 
@@ -239,7 +239,7 @@ def test_store_without_theory_presets_names_each_missing_figure(made):
         ) in theory
     assert "`python experiments/train.py -m +experiment=exploding`" in theory
     assert "`python experiments/train.py -m +experiment=remedies`" in theory
-    assert theory.count("Not drawn") == len(names.THEORY_PRESETS)  # one per theory figure
+    assert theory.count("Not drawn") == len(THEORY_FIGURE_NAMES)  # one per theory figure
     assert not list((out / "figures").glob("theory_*"))
 
 

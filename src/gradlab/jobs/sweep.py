@@ -73,8 +73,16 @@ def project_root(hydra_cfg) -> Path:
 
 
 def _sweep_overrides(config: DictConfig) -> list[str]:
-    task = list(config.hydra.overrides.task)
-    params = config.hydra.sweeper.get("params") or {}
+    """The sweep as Hydra's basic sweeper runs it: the preset's ``hydra.sweeper.params``,
+    each replaced by a command-line override of the same key, plus the other overrides."""
+    params = {str(k): str(v) for k, v in (config.hydra.sweeper.get("params") or {}).items()}
+    task = []
+    for o in config.hydra.overrides.task:
+        key, _, value = str(o).partition("=")
+        if key in params:
+            params[key] = value
+        else:
+            task.append(str(o))
     return sorted(task + [f"{k}={v}" for k, v in params.items()])
 
 

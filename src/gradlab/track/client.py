@@ -296,22 +296,29 @@ def log_params(client, run_id: str, params: Mapping[str, object]) -> None:
 
 
 def measurement_metrics(table, step: int, scalars: Mapping[str, float | None]):
-    """(key, value, step) for every per-layer quantity of a layer table, plus scalars."""
+    """(key, value, step) for every per-layer quantity of a layer table, plus scalars.
+
+    NaN entries (``update_ratio`` before the first update) are left out: no
+    value was measured there, and MLflow's charts would draw a gap as a point.
+    """
     out = [
         (names.layer_metric(q, int(layer)), value, step)
         for q in names.PER_LAYER_QUANTITIES
         for layer, value in zip(table["layer"], table[q], strict=True)
+        if value == value
     ]
     out += [(k, v, step) for k, v in scalars.items() if v is not None]
     return out
 
 
 def profile_metrics(table, prefix: str):
-    """``profile_init/q`` or ``profile_final/q`` with step = layer l."""
+    """``profile_init/q`` or ``profile_final/q`` with step = layer l (NaN left out, as in
+    :func:`measurement_metrics`)."""
     return [
         (names.profile_metric(prefix, q), value, int(layer))
         for q in names.PROFILE_QUANTITIES
         for layer, value in zip(table["layer"], table[q], strict=True)
+        if value == value
     ]
 
 
