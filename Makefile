@@ -24,9 +24,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 install: $(STAMP)
 
 # Into ./mlflow.db: the default sweep (36 runs, 2 joblib workers), then the quick presets
-# (Nielsen ch. 5 and exploding gradients in training; mean-field probes, phase diagram,
-# Jacobian spectra and finite-width spread at initialisation; an RNN's error against the
-# time gap), then the report from all of them.  The presets' jobs take a second or less
+# (Nielsen ch. 5 and exploding gradients in training; mean-field probes, phase diagram
+# and Jacobian spectra at initialisation; an RNN's error against the time gap), then the report from all of them.  The presets' jobs take a second or less
 # each, so they run in one process: starting joblib workers would cost more than they save.
 JOBLIB := hydra/launcher=joblib hydra.launcher.n_jobs=2
 run: install
@@ -36,19 +35,20 @@ run: install
 	$(BIN)/python experiments/probe.py -m +experiment=probe_mean_field
 	$(BIN)/python experiments/probe.py -m +experiment=phase_diagram
 	$(BIN)/python experiments/probe.py -m +experiment=jacobian_spectrum
-	$(BIN)/python experiments/probe.py -m +experiment=width_vs_depth
 	$(BIN)/python experiments/train.py -m +experiment=rnn_time_gap
 	$(BIN)/python reports/make_report.py
 	@echo "Runs: $(CURDIR)/mlflow.db ('make ui' prints the URL to open). Report: reports/index.html"
 
 # make run, then the presets that train hundreds of networks (about 20 minutes on 2
 # cores): which networks train (trainability), what fixes vanishing gradients
-# (remedies), clipping and RNN against LSTM through time; then the report again.
+# (remedies), clipping and RNN against LSTM through time, finite-width spread; then the
+# report again.
 run-all: run
 	$(BIN)/python experiments/train.py -m +experiment=trainability $(JOBLIB)
 	$(BIN)/python experiments/train.py -m +experiment=remedies $(JOBLIB)
 	$(BIN)/python experiments/train.py -m +experiment=rnn_clipping $(JOBLIB)
 	$(BIN)/python experiments/train.py -m +experiment=rnn_vs_lstm $(JOBLIB)
+	$(BIN)/python experiments/probe.py -m +experiment=width_vs_depth
 	$(BIN)/python reports/make_report.py
 
 # The MLflow UI on the default store, on this machine only; prints the URL that opens the
