@@ -296,7 +296,7 @@ def test_benchmark_quick_run_writes_every_figure_with_its_target(tmp_path):
     summary = [line for line in text.splitlines() if line.startswith("| 3 |")]
     assert len(summary) == 4 and all("≤ 15%" in s or "≤ 3%" in s for s in summary)
     assert "| 7 |" in text and "≥ 1.6" in text
-    for figure, target in (("4", "≤ 10%"), ("5", "≥ 1.6"), ("6", "≥ 3")):
+    for figure, target in (("4", "≤ 33%"), ("5", "≥ 1.5"), ("6", "≥ 3")):
         assert any(line.startswith(f"| {figure} |") and target in line
                    for line in text.splitlines()), figure  # fmt: skip
 
