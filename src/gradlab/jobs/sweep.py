@@ -251,7 +251,11 @@ class MlflowSweepCallback(Callback):
         runs = children(client, state["experiment_id"], parent_id)
         c = tally(runs)
         latest = latest_per_point(runs)
-        missing = max(0, state["jobs"] - len(latest))
+        # a job is not recorded if it said so (UNRECORDED) or left no outcome at all; a job
+        # that skipped a point already FINISHED, also by a twin point of this launch
+        # (+remedy=selu replaces the swept activation), is recorded
+        unrecorded = sum(o["status"] == UNRECORDED for o in outcomes)
+        missing = unrecorded + max(0, state["jobs"] - len(outcomes))
         tracking.with_retry(client.set_terminated, parent_id, "FINISHED")
         print(
             f"[gradlab] sweep {sweep_id} done: {c['finished']} finished, "
