@@ -18,7 +18,7 @@ $(BIN)/python:
 # Re-install whenever the declared or pinned dependencies change.
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,server]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,server,fast]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -91,7 +91,7 @@ lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet --upgrade pip
-	.venv-lock/bin/python -m pip install --quiet -e ".[dev,server]"
+	.venv-lock/bin/python -m pip install --quiet -e ".[dev,server,fast]"
 	.venv-lock/bin/python -m pytest -q
 	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
 	rm -rf .venv-lock

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradlab.engine import kernels
 from gradlab.engine.activations import ACTIVATIONS
 from gradlab.engine.backprop import backprop
 from gradlab.engine.costs import COSTS
@@ -66,7 +67,25 @@ class Counted(np.ndarray):
         return super().__array_function__(func, types, args, kwargs)
 
 
-def step_counts(width: int, hidden: int, batch: int, update: bool = True) -> dict[str, float]:
+class CountingKernels:
+    """Stands in for gradlab.engine._numba_kernels and counts the calls of each kernel."""
+
+    def __init__(self, module) -> None:
+        self.module, self.calls = module, Counter()
+
+    def __getattr__(self, name):
+        kernel = getattr(self.module, name)
+
+        def counted(*args):
+            self.calls[name] += 1
+            return kernel(*args)
+
+        return counted
+
+
+def step_counts(
+    width: int, hidden: int, batch: int, update: bool = True, compiled: bool = False
+) -> dict[str, float]:
     """Element-wise passes and new arrays of one sigmoid step, per layer, by array size.
 
     The network has ``hidden`` layers of ``width`` units between an input and an
@@ -76,6 +95,8 @@ def step_counts(width: int, hidden: int, batch: int, update: bool = True) -> dic
     ``act_new``) and over (width, width) arrays (``weight_passes``,
     ``weight_new``), the matrix products, and the element-wise operations by name.
     ``batch`` must differ from ``width`` so that the two sizes can be told apart.
+    ``compiled``: with gradlab's numba kernels (their calls per layer under
+    ``kernels``, beside the NumPy passes left); else with its NumPy kernels.
     """
     rng = np.random.default_rng(0)
     L = hidden + 1
@@ -85,9 +106,13 @@ def step_counts(width: int, hidden: int, batch: int, update: bool = True) -> dic
     y = rng.uniform(size=(batch, width)).view(Counted)
     sig = ACTIVATIONS["sigmoid"]
     Counted.log = Log()
-    trace = backprop(weights, biases, x, y, COSTS["quadratic"], sig, sig)
-    if update:
-        sgd_update(weights, biases, trace, 0.1)
+    with kernels.using("numba" if compiled else "numpy"):
+        counting = CountingKernels(kernels._LOADED[0]) if compiled else None
+        if compiled:
+            kernels._LOADED[0] = counting
+        trace = backprop(weights, biases, x, y, COSTS["quadratic"], sig, sig)
+        if update:
+            sgd_update(weights, biases, trace, 0.1)
     log = Counted.log
     act = [p for p in log.passes if p[1] == batch * width]
     wt = [p for p in log.passes if p[1] == width * width]
@@ -98,4 +123,5 @@ def step_counts(width: int, hidden: int, batch: int, update: bool = True) -> dic
         "weight_new": sum(p[2] for p in wt) / L,
         "matmuls": log.matmuls / L,
         "by_name": dict(Counter(p[0] for p in act + wt)),
+        "kernels": {k: v / L for k, v in counting.calls.items()} if compiled else {},
     }

@@ -67,17 +67,35 @@ def test_sigmoid_value_and_prime_from_one_exponential():
 
 
 def test_sigmoid_step_makes_one_exponential_and_eleven_passes_per_layer():
-    # Counted exactly (passcount): per layer, the bias, σ and σ′ from one e^{−|z|}
-    # (8 passes), δ ⊙ σ′ and the batch sum of δ; the output layer's δ^L reuses the
-    # forward σ′ (no second exponential) and the update allocates no (n_l, n_{l−1})
-    # array.  The engine before these paths made 12.5 passes and 22 exponentials
-    # per 21 layers, one of them a np.where.
+    # NumPy kernels, counted exactly (passcount): per layer, the bias, σ and σ′ from
+    # one e^{−|z|} (8 passes), δ ⊙ σ′ and the batch sum of δ; the output layer's δ^L
+    # reuses the forward σ′ (no second exponential).  Over W-sized arrays: ∇W's 1/n,
+    # and the update's η∇W (one new array) and subtraction.  The engine before these
+    # paths made 12.5 passes and 22 exponentials per 21 layers, one of them a np.where.
     L = 21
     counts = step_counts(width=30, hidden=L - 1, batch=10)
     assert counts["by_name"]["exp.__call__"] == L
     assert "where" not in counts["by_name"]
     assert counts["act_passes"] <= 11.2
-    assert counts["weight_new"] == 0
+    assert counts["weight_passes"] == 3 and counts["weight_new"] == 1
+    assert counts["matmuls"] == (3 * L - 1) / L
+
+
+def test_compiled_sigmoid_step_makes_one_pass_per_operation():
+    # numba kernels: per layer one fused pass for z += b, σ and σ′; one for δ ⊙= σ′ with
+    # Σ_k δ (all but layer 1, which forms no δ^0); one update each for W and b.  What
+    # NumPy still does over (n, n_l) arrays is the output layer's cost and δ^L
+    # (6 passes, once per step); over W-sized arrays only ∇W's 1/n, and no new one.
+    L = 21
+    counts = step_counts(width=30, hidden=L - 1, batch=10, compiled=True)
+    assert counts["kernels"] == {
+        "bias_sigmoid_and_prime": 1.0,
+        "scale_and_sum": (L - 1) / L,
+        "subtract_scaled": 2.0,
+    }
+    assert "exp.__call__" not in counts["by_name"]
+    assert counts["act_passes"] == 6 / L
+    assert counts["weight_passes"] == 1 and counts["weight_new"] == 0
     assert counts["matmuls"] == (3 * L - 1) / L
 
 

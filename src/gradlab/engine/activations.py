@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from gradlab.engine import kernels
 from gradlab.errors import check_choice
 
 Array = np.ndarray
@@ -39,46 +40,12 @@ def _exp_minus_abs(z: Array, scale: float = 1.0) -> Array:
     return np.exp(e, out=e)
 
 
-def _sigmoid_halves(z: Array) -> tuple[Array, Array]:
-    """(σ(−|z|), σ(|z|)) from one exponential e = e^{−|z|}: (e·r, r) with r = 1/(1+e).
-
-    Both factors are positive, so σ(−|z|) keeps full relative accuracy where it
-    is tiny (σ(−40) ≈ 4e−18).  Five passes, −|z| in one (copysign, exact).
-    """
-    if not isinstance(z, np.ndarray) or z.dtype.kind != "f" or z.ndim == 0:  # scalars, integers
-        z = np.asarray(z, np.result_type(z, 1.0))
-        e, r = _sigmoid_halves(z.reshape(-1))
-        return e.reshape(z.shape), r.reshape(z.shape)
-    e = np.copysign(z, -1.0)
-    np.exp(e, out=e)
-    r = np.add(e, 1.0)
-    np.reciprocal(r, out=r)  # σ(|z|)
-    e *= r  # σ(−|z|)
-    return e, r
-
-
 def _sigmoid_prime(z: Array) -> Array:
     # σ′(z) = σ(z)σ(−z) = σ(−|z|)σ(|z|) = e^{−|z|}/(1+e^{−|z|})²: symmetric and free
     # of the cancellation in σ(1−σ), so σ′(40) ≈ 4e−18 is kept rather than rounded
-    # to 0.  The same operations as the σ′ of _sigmoid_and_prime, so a φ′
-    # recomputed from z equals the forward pass's bit for bit.
-    e, r = _sigmoid_halves(z)
-    e *= r
-    return e
-
-
-def _sigmoid_and_prime(z: Array) -> tuple[Array, Array]:
-    # One exponential serves both: σ′(z) = σ(−|z|)σ(|z|) as in _sigmoid_prime,
-    # and σ(z) is σ(|z|) for z ≥ 0, σ(−|z|) for z < 0.  Since σ(−|z|) ≥ 0 and
-    # σ(|z|) ≥ σ(−|z|), that choice is max(copysign(σ(|z|), z), σ(−|z|)): two
-    # branch-free passes, in place, where np.where on a mask of random signs
-    # mispredicts half its branches and costs as much as the exponential.
-    # Eight passes in all, three new arrays (σ, σ′ and a temporary).
-    e, r = _sigmoid_halves(z)
-    prime = np.multiply(e, r)
-    a = np.copysign(r, z, out=r)
-    np.maximum(a, e, out=a)
-    return a, prime
+    # to 0.  The kernel of the forward pass, so a φ′ recomputed from z equals the
+    # forward pass's bit for bit (gradlab.engine.kernels).
+    return kernels.sigmoid_and_prime(z)[1]
 
 
 def _tanh_prime(z: Array) -> Array:
@@ -161,13 +128,17 @@ class Activation:
         z ↦ (φ(z), φ′(z)) computed together, for activations where that shares
         work (the sigmoid's one exponential); must equal ``(phi(z), phi_prime(z))``
         to rounding.  None: the two are called separately.
+    fused_bias : bool
+        ``phi_and_prime(z, b)`` also adds the bias b to z in place, in the same
+        pass (see :meth:`bias_value_and_prime`).
     """
 
     name: str
     phi: Callable[[Array], Array]
     phi_prime: Callable[[Array], Array]
     sup_prime: float
-    phi_and_prime: Callable[[Array], tuple[Array, Array]] | None = None
+    phi_and_prime: Callable[..., tuple[Array, Array]] | None = None
+    fused_bias: bool = False
 
     def __call__(self, z: Array) -> Array:
         return self.phi(z)
@@ -178,9 +149,21 @@ class Activation:
             return self.phi_and_prime(z)
         return self.phi(z), self.phi_prime(z)
 
+    def bias_value_and_prime(self, z: Array, b: Array) -> tuple[Array, Array]:
+        """z += b in place, then (φ(z), φ′(z)); one pass where the kernel is fused.
+
+        z is (..., n, n_l) and b (..., n_l), added to every row of z.
+        """
+        if self.fused_bias:
+            return self.phi_and_prime(z, b)
+        z += b[..., None, :]
+        return self.value_and_prime(z)
+
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _sigmoid, _sigmoid_prime, 0.25, _sigmoid_and_prime),
+    "sigmoid": Activation(
+        "sigmoid", _sigmoid, _sigmoid_prime, 0.25, kernels.sigmoid_and_prime, fused_bias=True
+    ),
     "tanh": Activation("tanh", np.tanh, _tanh_prime, 1.0),
     "relu": Activation("relu", _relu, _relu_prime, 1.0),
     "leaky_relu": Activation("leaky_relu", _leaky_relu, _leaky_relu_prime, 1.0),

@@ -39,6 +39,7 @@ import numpy as np
 
 from gradlab.engine.activations import Activation
 from gradlab.engine.costs import Cost
+from gradlab.engine.kernels import scale_and_sum
 from gradlab.engine.normalization import (
     EPS,
     NormCache,
@@ -189,16 +190,21 @@ def _forward(
         phi = output if i == L - 1 else hidden
         # (..., n, n_{l-1}) @ (..., n_{l-1}, n_l) + (..., 1, n_l) -> (..., n, n_l)
         z = a @ weights[i].swapaxes(-1, -2)
-        z += biases[i][..., None, :]
-        z_in = z
-        if rem is not None and rem.norm is not None and i < L - 1:
-            z_in, caches[i] = _norm_forward(rem, i, z, training)
-            z_norms[i] = z_in
-        if primes is None:
-            a_next = phi.phi(z_in)
-        else:
-            a_next, prime = phi.value_and_prime(z_in)
+        normed = rem is not None and rem.norm is not None and i < L - 1
+        if primes is not None and not normed:
+            a_next, prime = phi.bias_value_and_prime(z, biases[i])  # z += b^l; φ, φ′
             primes.append(prime)
+        else:
+            z += biases[i][..., None, :]
+            z_in = z
+            if normed:
+                z_in, caches[i] = _norm_forward(rem, i, z, training)
+                z_norms[i] = z_in
+            if primes is None:
+                a_next = phi.phi(z_in)
+            else:
+                a_next, prime = phi.value_and_prime(z_in)
+                primes.append(prime)
         if rem is not None and rem.skip[i]:
             a_next = a + rem.residual_scale * a_next  # a^l = a^{l-1} + α φ(ž^l)
         a = a_next
@@ -256,9 +262,9 @@ def _backward(
     grad_a = None  # ∂C_k/∂a^l, kept only while a skip at layer l needs it
 
     delta = cost.delta(zs[-1], activations[-1], y, output, primes[-1])  # eq. 1, (..., n, n_L)
+    nb = np.add.reduce(delta, axis=-2)  # Σ_k δ^l_k, (..., n_l)
     for i in range(L - 1, -1, -1):
         deltas[i] = delta
-        nb = np.add.reduce(delta, axis=-2)  # (..., n_l)
         nb *= 1.0 / n
         nabla_b[i] = nb  # eq. 5
         # (..., n_l, n) @ (..., n, n_{l-1}) -> (..., n_l, n_{l-1})   eq. 6
@@ -271,7 +277,7 @@ def _backward(
             # eq. 4 transposed: (..., n, n_{l+1}) @ (..., n_{l+1}, n_l) -> (..., n, n_l)
             delta = delta @ weights[i]
             if rem is None:
-                delta *= primes[i - 1]
+                nb = scale_and_sum(delta, primes[i - 1])  # δ^l ⊙= φ′(z^l); Σ_k δ^l_k
                 continue
             if rem.skip[i]:
                 delta += grad_a  # the skip of layer l+1 passes ∂C_k/∂a^{l+1} on unchanged
@@ -285,6 +291,7 @@ def _backward(
                 delta, nabla_gamma[i - 1], nabla_beta[i - 1] = normalize_backward(
                     rem.norm, delta, caches[i - 1], rem.gamma[i - 1]
                 )
+            nb = np.add.reduce(delta, axis=-2)
     value = cost.value(zs[-1], activations[-1], y)
     trace = Trace(zs, activations, primes, deltas, nabla_w, nabla_b, value)
     if rem is not None:

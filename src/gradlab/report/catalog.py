@@ -314,7 +314,7 @@ THEORY_FIGURES: tuple[TheoryFigure, ...] = (
         "time gap, at initialisation and after training.",
         (names.PRESET_RNN_VS_LSTM,),
         _draw_rnn_vs_lstm,
-        rnn_vs_lstm_text
+        rnn_vs_lstm_text,
     ),
     TheoryFigure(
         "remedies_gradient_vs_layer",

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gradlab.engine.kernels import subtract_scaled
 from gradlab.errors import check_choice, check_number
 from gradlab.schema import Choice, Number, Numbers
 
@@ -60,14 +61,14 @@ class SGD:
         _check_lists(params, grads)
         if self.momentum == 0.0:
             for p, g in zip(params, grads, strict=True):
-                p -= self.lr * g
+                subtract_scaled(p, g, self.lr)  # p -= η g, one pass where compiled
             return
         if self.velocity is None:
             self.velocity = [np.zeros_like(p) for p in params]
         for p, g, v in zip(params, grads, self.velocity, strict=True):
             v *= self.momentum
             v += g
-            p -= self.lr * v
+            subtract_scaled(p, v, self.lr)
 
 
 class Adam:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from gradlab.engine.backprop import Trace
+from gradlab.engine.kernels import subtract_scaled
 
 Array = np.ndarray
 
@@ -60,15 +61,14 @@ def sgd_update(
 ) -> None:
     """Apply one SGD step in place, using the batch-mean gradients of ``trace``.
 
-    η∇W^l goes through one scratch array the size of the largest W^l, reused by
-    every layer, instead of a new array per layer; ``trace`` is left unchanged.
+    The decay of :func:`decay_weights`, then W ← W − η∇W and b ← b − η∇b, each in
+    one pass where the kernels are compiled (:func:`gradlab.engine.kernels.subtract_scaled`);
+    ``trace`` is left unchanged.
     """
     decay_weights(weights, lr, weight_decay, n_train)
-    scratch = np.empty(max(nw.size for nw in trace.nabla_w), np.result_type(*trace.nabla_w, lr))
     for w, b, nw, nb in zip(weights, biases, trace.nabla_w, trace.nabla_b, strict=True):
-        step = np.multiply(nw, lr, out=scratch[: nw.size].reshape(nw.shape))
-        w -= step
-        b -= lr * nb
+        subtract_scaled(w, nw, lr)
+        subtract_scaled(b, nb, lr)
 
 
 def all_finite(trace: Trace) -> bool:
