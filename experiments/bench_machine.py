@@ -5,11 +5,13 @@ library, and which of each a machine gets decides the engine's speed: the
 table names NumPy's SIMD dispatch targets found on this CPU (what
 ``np.show_runtime()`` prints) and the one its float64 ``np.exp`` runs
 (``numpy.lib.introspect.opt_func_info``), the kernel OpenBLAS chose, and the
-BLAS and CPU capability PyTorch was built with.  ``NPY_DISABLE_CPU_FEATURES=X86_V4``
-and ``OPENBLAS_CORETYPE=Haswell`` turn an AVX-512 machine's NumPy rows into an
-AVX2 machine's; PyTorch keeps its AVX-512 kernels unless ``ATEN_CPU_CAPABILITY=avx2``
-and ``MKL_ENABLE_INSTRUCTIONS=AVX2`` are set too (its row then says AVX2), and
-without them an engine-vs-PyTorch figure compares an AVX2 NumPy with an AVX-512
+BLAS and CPU capability PyTorch was built with, and the engine's compiled
+kernels with the CPU numba compiles them for.  ``AVX2_ENV`` turns an AVX-512
+machine's rows into an AVX2 machine's: ``NPY_DISABLE_CPU_FEATURES=X86_V4`` and
+``OPENBLAS_CORETYPE=Haswell`` for NumPy, ``NUMBA_CPU_NAME`` and
+``NUMBA_CPU_FEATURES`` for the compiled kernels, ``ATEN_CPU_CAPABILITY=avx2`` and
+``MKL_ENABLE_INSTRUCTIONS=AVX2`` for PyTorch (its row then says AVX2); without
+the last two an engine-vs-PyTorch figure compares an AVX2 engine with an AVX-512
 PyTorch.
 """
 
@@ -22,8 +24,29 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_info
 
+from gradlab.engine import kernels
+
 #: Env variables that select an OpenBLAS kernel by hand (see benchmark.py's docstring).
 OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+#: LLVM's features of a Haswell CPU (AVX2 + FMA, no AVX-512), for NUMBA_CPU_FEATURES:
+#: numba takes the host's features unless told, so NUMBA_CPU_NAME alone keeps AVX-512.
+HASWELL_FEATURES = (
+    "+64bit,+avx,+avx2,+bmi,+bmi2,+cmov,+cx16,+cx8,+f16c,+fma,+fsgsbase,+fxsr,+invpcid,"
+    "+lzcnt,+mmx,+movbe,+pclmul,+popcnt,+rdrnd,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,"
+    "+ssse3,+x87,+xsave,+xsaveopt"
+)
+
+#: The switches that make an AVX-512 machine run an AVX2 machine's code paths: NumPy's
+#: SIMD kernels, OpenBLAS's kernel, the compiled kernels' target, PyTorch's and MKL's.
+AVX2_ENV = {
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NUMBA_CPU_NAME": "haswell",
+    "NUMBA_CPU_FEATURES": HASWELL_FEATURES,
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 
 def cpu_model() -> str:
@@ -121,12 +144,39 @@ def _blas_rows() -> list[tuple[str, str]]:
     return rows
 
 
+def compiled_target() -> str | None:
+    """The CPU numba compiles the engine's kernels for and its widest SIMD set, or None."""
+    if kernels.backend().startswith("NumPy"):
+        return None
+    from llvmlite import binding
+
+    name = os.environ.get("NUMBA_CPU_NAME") or binding.get_host_cpu_name()
+    features = os.environ.get("NUMBA_CPU_FEATURES")
+    if features is None:
+        features = binding.get_host_cpu_features().flatten()
+    width = "AVX-512" if "+avx512f" in features else "AVX2" if "+avx2" in features else "SSE"
+    if platform.machine() not in ("x86_64", "AMD64"):
+        width = platform.machine()
+    return f"{name} ({width})"
+
+
 def _kind() -> str:
     lib = numpy_blas()
     kernel = f"OpenBLAS {lib.get('architecture')} kernel" if lib and lib.get("architecture") else ""
-    return f"{simd_kind()} element-wise kernels (NumPy's np.exp)" + (
-        f", {kernel}" if kernel else ""
+    target = compiled_target()
+    return (
+        f"{simd_kind()} element-wise kernels (NumPy's np.exp)"
+        + (f", {kernel}" if kernel else "")
+        + (f", compiled kernels for {target}" if target else "")
     )
+
+
+def _kernels_row() -> tuple[str, str]:
+    target = compiled_target()
+    where = f", LLVM target {target}" if target else ""
+    if target and os.environ.get("NUMBA_CPU_NAME"):
+        where += " (NUMBA_CPU_NAME, NUMBA_CPU_FEATURES)"
+    return ("Engine's element-wise kernels (gradlab.engine.kernels)", kernels.backend() + where)
 
 
 def _torch_row(torch, skip_reason: str) -> tuple[str, str]:
@@ -151,6 +201,7 @@ def machine_rows(
         ("NumPy", np.__version__),
         ("Machine kind", _kind()),
         ("NumPy SIMD (element-wise kernels)", numpy_simd()),
+        _kernels_row(),
         *_blas_rows(),
         _torch_row(torch, skip_reason),
         ("Threads used on both sides", threads),

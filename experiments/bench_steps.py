@@ -4,7 +4,8 @@ Every side of a figure is a callable object built from the same network and
 mini-batch (``make_problem``), so A and B do the same arithmetic:
 
 - ``EngineStep`` / ``TorchStep``: one SGD step (forward, backward, update);
-- ``EngineBackprop`` / ``TorchBackprop``: forward + backward only, no optimiser;
+- ``EngineBackprop`` / ``TorchBackprop``: forward + backward only, no optimiser
+  (the engine's with either of its element-wise kernels, compiled or NumPy);
 - ``MatmulsOnly``: the 3L − 1 matrix products of one engine step;
 - ``ExpPerLayer``: one ``np.exp`` pass over each layer's (n, n_l) array, the
   element-wise floor of any sigmoid network in NumPy.
@@ -17,7 +18,9 @@ import numpy as np
 import gradlab
 from gradlab.engine.backprop import backprop
 from gradlab.engine.costs import COSTS
-from gradlab.training.sgd import sgd_update
+from gradlab.engine.kernels import using
+from gradlab.training.optim import SGD
+from gradlab.training.sgd import decay_weights
 
 LR = 0.1  # η of conf/train/config.yaml; the value does not change the work per step
 SEED = 0
@@ -37,13 +40,19 @@ def make_problem(width: int, hidden: int, batch: int, dtype: str = "float64"):
 
 
 class EngineStep:
-    """One SGD step of the engine, as ``gradlab.training.loop`` runs it."""
+    """One SGD step of the engine, as ``gradlab.training.loop`` runs it.
+
+    Backprop, Nielsen's weight decay (λ = 0 here, so no pass) and the SGD
+    optimiser's step on ``Trace.gradients()``, in the loop's order.
+    """
 
     def __init__(self, net: gradlab.MLP, x: np.ndarray, y: np.ndarray) -> None:
         self.weights = [w.copy() for w in net.weights]
         self.biases = [b.copy() for b in net.biases]
+        self.params = [p for wb in zip(self.weights, self.biases, strict=True) for p in wb]
         self.act = net.hidden
         self.x, self.y = x, y
+        self.optimizer = SGD(LR)
         self.trace = None
 
     def backprop(self):
@@ -53,7 +62,8 @@ class EngineStep:
 
     def __call__(self) -> None:
         self.trace = self.backprop()  # kept until the next step replaces it, as in the loop
-        sgd_update(self.weights, self.biases, self.trace, LR)
+        decay_weights(self.weights, LR, 0.0, 1)
+        self.optimizer.step(self.params, self.trace.gradients())
 
 
 class TorchStep:
@@ -81,14 +91,25 @@ class TorchStep:
 
 
 class EngineBackprop:
-    """Forward + backward of the engine, no update: ``net.backprop(x, y, "quadratic")``."""
+    """Forward + backward of the engine, no update: ``net.backprop(x, y, "quadratic")``.
 
-    def __init__(self, net: gradlab.MLP, x: np.ndarray, y: np.ndarray) -> None:
+    ``kernels``: "numba" or "numpy", the element-wise kernels it runs with
+    (``gradlab.engine.kernels.using``); None: the process's own choice.
+    """
+
+    def __init__(
+        self, net: gradlab.MLP, x: np.ndarray, y: np.ndarray, kernels: str | None = None
+    ) -> None:
         self.net, self.x, self.y = net, x, y
+        self.kernels = kernels
         self.trace = None
 
     def __call__(self) -> None:
-        self.trace = self.net.backprop(self.x, self.y, "quadratic")
+        if self.kernels is None:
+            self.trace = self.net.backprop(self.x, self.y, "quadratic")
+            return
+        with using(self.kernels):
+            self.trace = self.net.backprop(self.x, self.y, "quadratic")
 
 
 class TorchBackprop:

@@ -19,17 +19,19 @@ gradlab job uses), else all of NumPy's; ``--threads N`` measures with N.
 A *step* is one SGD step on one mini-batch: forward pass, backward pass and the
 update W ← W − η∇W, b ← b − η∇b (η = 0.1), float64, sigmoid in every layer,
 quadratic cost C = (1/2n) Σ_k ‖a^L_k − y_k‖²; figure 1b times the forward and
-backward passes alone (``net.backprop``), no update on either side.  The
+backward passes alone (``net.backprop``), no update on either side, and figure 1c
+the same with NumPy's element-wise kernels instead of the compiled ones
+(``gradlab.engine.kernels``).  The
 network has ``hidden`` layers of ``width`` units between an input and an output
-of ``width`` units, so L = hidden + 1 weight matrices of shape (width, width).  The engine's step is
-what ``gradlab.training.loop`` runs (``backprop`` then ``sgd_update``, the last trace
-kept until the next step replaces it); PyTorch's is the idiom a user would
-write (``zero_grad``, ``nn.functional.linear`` + ``sigmoid``, ``backward``,
-``optim.SGD.step``).
+of ``width`` units, so L = hidden + 1 weight matrices of shape (width, width).
+The engine's step is what ``gradlab.training.loop`` runs (``backprop``, then
+the decay and the SGD optimiser's step, the last trace kept until the next step
+replaces it); PyTorch's is the idiom a user would write (``zero_grad``,
+``nn.functional.linear`` + ``sigmoid``, ``backward``, ``optim.SGD.step``).
 
 Modules: ``bench_harness`` (paired timings, report structure, markdown),
 ``bench_machine`` (the machine table), ``bench_steps`` (what is timed), and the
-cases ``bench_engine`` (figures 1, 1b, 2, 7), ``bench_diagnostics`` (3),
+cases ``bench_engine`` (figures 1, 1b, 1c, 1d, 2, 7), ``bench_diagnostics`` (3),
 ``bench_pipeline`` (4, 5, 6), ``bench_recurrent`` (8, a BPTT pass of the RNN
 and the LSTM, defined in its docstring) and ``bench_remedies`` (9: skips + layer
 norm, Adam).  Cases are functions in ``SECTIONS``; each takes the ``Bench``
@@ -42,10 +44,14 @@ slow a current NumPy.  Unset both for this command alone (second line above);
 the report records whether they were set and which kernel OpenBLAS runs.
 
 An AVX-512 machine measures an AVX2 machine's figures with
-``NPY_DISABLE_CPU_FEATURES=X86_V4 OPENBLAS_CORETYPE=Haswell`` for NumPy and
+``NPY_DISABLE_CPU_FEATURES=X86_V4 OPENBLAS_CORETYPE=Haswell`` for NumPy,
+``NUMBA_CPU_NAME=haswell`` and ``NUMBA_CPU_FEATURES`` (Haswell's list, see
+``bench_machine.HASWELL_FEATURES``) for the compiled kernels, and
 ``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2`` for PyTorch (the
-machine table then names X86_V3, the Haswell kernel and AVX2); with NumPy's
-switches alone an AVX2 engine races an AVX-512 PyTorch.
+machine table then names X86_V3, the Haswell kernel, haswell and AVX2); with
+NumPy's switches alone an AVX2 engine races an AVX-512 PyTorch.  On an AVX-512
+machine figure 1d does exactly that: it reruns figures 1, 1b and 1c in a child
+process with all of them set (``bench_machine.AVX2_ENV``).
 """
 
 from __future__ import annotations
@@ -59,7 +65,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench_diagnostics import diagnostics_overhead
-from bench_engine import engine_vs_matmuls, engine_vs_torch, float32_vs_float64, forward_backward
+from bench_engine import (
+    avx2_machine,
+    engine_vs_matmuls,
+    engine_vs_torch,
+    float32_vs_float64,
+    forward_backward,
+    numpy_kernels,
+)
 from bench_harness import ROOT, Bench, Section, render, runner_setting
 from bench_machine import machine_rows, numpy_blas_threads
 from bench_pipeline import ensemble_probe, sweep_throughput, tracking_overhead
@@ -77,6 +90,8 @@ QUICK_SIZES = [(30, 4, 10), (64, 3, 16)]
 SECTIONS: list[Callable[[Bench], Section]] = [
     engine_vs_torch,
     forward_backward,
+    numpy_kernels,
+    avx2_machine,
     engine_vs_matmuls,
     diagnostics_overhead,
     tracking_overhead,
@@ -172,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = f"{bench.threads} ({bench.threads_source})"
         rows = machine_rows(bench.torch, bench.torch_skip_reason, threads, load_start)
     if args.json:
-        print(json.dumps({k: [vars(f) for f in sec.figures] for k, sec in sections.items()}))
+        figures = {k: [vars(f) for f in sec.figures] for k, sec in sections.items()}
+        print(json.dumps({**figures, "machine": rows}))
         return 0
     text = render(list(sections.values()), rows, time.perf_counter() - start, args.quick)
     args.out.parent.mkdir(parents=True, exist_ok=True)
