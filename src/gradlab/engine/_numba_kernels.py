@@ -27,6 +27,7 @@ _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k·_LN2_HI is exact for
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 − _LN2_HI
 _SHIFT = 6755399441055744.0  # 1.5·2⁵²: (t + _SHIFT) − _SHIFT rounds t to an integer
 _X_MIN = -746.0  # e^{−746} < 2^{−1075}: rounds to 0, as does every x below it
+_X_ZERO = -745.1332191019412  # ln(2^−1075): e^x rounds to 0 at and below it
 
 # FMA contraction only: no reassociation, NaN and ±inf keep IEEE semantics.  The
 # backward and update kernels have no contraction either, so they round as NumPy does.
@@ -61,7 +62,10 @@ def _exp_nonpositive(x):
     big = (p1 + r2 * p2) + r4 * (p3 + r2 * p4) + (r4 * r4) * (p5 + r2 * p6)
     q = 1.0 + (r + r2 * big)
     k1 = np.floor(0.5 * k)  # 2^k = 2^{k₁}·2^{k−k₁}, both normal down to k = −1077
-    return q * _pow2(k1) * _pow2(k - k1)
+    # Below ln(2^−1075) the result is 0; selecting it avoids a product that underflows
+    # through the subnormals, which costs a microcode assist per element on x86.
+    s2 = _pow2(k - k1) if x > _X_ZERO else 0.0
+    return q * _pow2(k1) * s2
 
 
 @numba.njit(cache=True, nogil=True, **_FLAGS)
