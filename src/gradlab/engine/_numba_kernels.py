@@ -68,16 +68,66 @@ def _exp_nonpositive(x):
     return q * _pow2(k1) * s2
 
 
+@numba.njit(inline="always", **_FLAGS)
+def _sigmoid_pair(z):
+    """(σ(z), σ′(z)) from e = e^{−|z|}: r = σ(|z|), s = e·r = σ(−|z|), σ′ = s·r."""
+    e = _exp_nonpositive(-abs(z))
+    r = 1.0 / (1.0 + e)
+    s = e * r
+    return (r if z >= 0.0 else s), s * r
+
+
 @numba.njit(cache=True, nogil=True, **_FLAGS)
-def sigmoid_and_prime(z, a, prime):
-    """Write σ(z) into ``a`` and σ′(z) into ``prime``; all three (m,) and contiguous."""
-    for i in range(z.size):
-        zi = z[i]
-        e = _exp_nonpositive(-abs(zi))
-        r = 1.0 / (1.0 + e)  # σ(|z|)
-        s = e * r  # σ(−|z|)
-        prime[i] = s * r
-        a[i] = r if zi >= 0.0 else s
+def sigmoid_and_prime(z):
+    """(σ(z), σ′(z)) as new arrays, for a C-contiguous z of any shape."""
+    a, prime = np.empty_like(z), np.empty_like(z)
+    zf, af, pf = z.reshape(-1), a.reshape(-1), prime.reshape(-1)
+    for i in range(zf.size):
+        af[i], pf[i] = _sigmoid_pair(zf[i])
+    return a, prime
+
+
+@numba.njit(cache=True, nogil=True, **_FLAGS)
+def bias_sigmoid_and_prime(z, b):
+    """z (..., n, m) += b (..., m) in place, then (σ(z), σ′(z)) as new arrays.
+
+    Both C-contiguous; member e of b is added to each of the n rows of member e of z.
+    """
+    a, prime = np.empty_like(z), np.empty_like(z)
+    n, m = z.shape[-2], z.shape[-1]
+    zf, af, pf, bf = z.reshape(-1), a.reshape(-1), prime.reshape(-1), b.reshape(-1)
+    for row in range(zf.size // m):
+        lo, lo_b = row * m, (row // n) * m
+        zr, ar, pr, br = zf[lo : lo + m], af[lo : lo + m], pf[lo : lo + m], bf[lo_b : lo_b + m]
+        for j in range(m):
+            zj = zr[j] + br[j]
+            zr[j] = zj
+            ar[j], pr[j] = _sigmoid_pair(zj)
+    return a, prime
+
+
+@numba.njit(cache=True, nogil=True, **_EXACT)
+def scale_and_sum(delta, prime):
+    """delta (..., n, m) ⊙= prime in place; returns Σ over the n rows, flat (E·m,), in order."""
+    n, m = delta.shape[-2], delta.shape[-1]
+    df, pf = delta.reshape(-1), prime.reshape(-1)
+    total = np.zeros(df.size // n)
+    for row in range(df.size // m):
+        lo, lo_t = row * m, (row // n) * m
+        dr, pr, tr = df[lo : lo + m], pf[lo : lo + m], total[lo_t : lo_t + m]
+        for j in range(m):
+            d = dr[j] * pr[j]
+            dr[j] = d
+            tr[j] += d
+    return total
+
+
+@numba.njit(cache=True, nogil=True, **_EXACT)
+def subtract_scaled(p, g, lr):
+    """p ← p − lr·g in place, both C-contiguous of one shape; lr·g rounded first."""
+    pf, gf = p.reshape(-1), g.reshape(-1)
+    for i in range(pf.size):
+        pf[i] -= lr * gf[i]
 
 
 @numba.njit(cache=True, nogil=True, **_FLAGS)
@@ -85,40 +135,3 @@ def exp_nonpositive(x, out):
     """``out[i] = e^{x[i]}`` for x ≤ 0, the kernels' exponential alone (for tests)."""
     for i in range(x.size):
         out[i] = _exp_nonpositive(x[i])
-
-
-@numba.njit(cache=True, nogil=True, **_FLAGS)
-def bias_sigmoid_and_prime(z, b, a, prime):
-    """z (E, n, m) += b (E, m) in place, then σ(z) into ``a`` and σ′(z) into ``prime``."""
-    n_e, n, m = z.shape
-    for k in range(n_e):
-        for i in range(n):
-            for j in range(m):
-                zi = z[k, i, j] + b[k, j]
-                z[k, i, j] = zi
-                e = _exp_nonpositive(-abs(zi))
-                r = 1.0 / (1.0 + e)
-                s = e * r
-                prime[k, i, j] = s * r
-                a[k, i, j] = r if zi >= 0.0 else s
-
-
-@numba.njit(cache=True, nogil=True, **_EXACT)
-def scale_and_sum(delta, prime, total):
-    """delta (E, n, m) ⊙= prime in place; total (E, m) = Σ_i delta[:, i], rows in order."""
-    n_e, n, m = delta.shape
-    for k in range(n_e):
-        for j in range(m):
-            total[k, j] = 0.0
-        for i in range(n):
-            for j in range(m):
-                d = delta[k, i, j] * prime[k, i, j]
-                delta[k, i, j] = d
-                total[k, j] += d
-
-
-@numba.njit(cache=True, nogil=True, **_EXACT)
-def subtract_scaled(p, g, lr):
-    """p ← p − lr·g in place, (m,) each; lr·g rounded first, as NumPy's p -= lr * g."""
-    for i in range(p.size):
-        p[i] -= lr * g[i]

@@ -96,16 +96,14 @@ def using(choice: str) -> Iterator[str]:
         _LOADED[:] = saved
 
 
-def _is_f64(*arrays: object) -> bool:
-    """True when every argument is a C-contiguous float64 array (what the kernels take)."""
-    return all(
-        isinstance(x, np.ndarray) and x.dtype == np.float64 and x.flags.c_contiguous for x in arrays
-    )
-
-
-def _flat(x: Array, *shape: int) -> Array:
-    """A base-class view of ``x`` in the kernel's shape (no copy)."""
-    return np.asarray(x).reshape(shape)
+def _base(*arrays: object) -> list[Array] | None:
+    """The arguments as base-class arrays if all are C-contiguous float64, else None."""
+    out = []
+    for x in arrays:
+        if not isinstance(x, np.ndarray) or x.dtype != np.float64 or not x.flags.c_contiguous:
+            return None
+        out.append(x if type(x) is np.ndarray else np.asarray(x))
+    return out
 
 
 # --- σ and σ′ -----------------------------------------------------------------------
@@ -160,17 +158,12 @@ def sigmoid_and_prime(z: Array, b: Array | None = None) -> tuple[Array, Array]:
         σ(z) and σ′(z), new arrays of z's shape and dtype.
     """
     nk = _compiled()
-    if nk is not None and _is_f64(z) and z.ndim >= 1:
-        a, prime = np.empty_like(z), np.empty_like(z)
+    args = _base(z) if b is None else _base(z, b)
+    if nk is not None and args is not None and z.ndim and z.size:
         if b is None:
-            nk.sigmoid_and_prime(_flat(z, -1), _flat(a, -1), _flat(prime, -1))
-            return a, prime
-        if z.ndim >= 2 and b.shape == z.shape[:-2] + z.shape[-1:] and _is_f64(b):
-            shape = (-1, *z.shape[-2:])
-            nk.bias_sigmoid_and_prime(
-                _flat(z, *shape), _flat(b, -1, z.shape[-1]), _flat(a, *shape), _flat(prime, *shape)
-            )
-            return a, prime
+            return nk.sigmoid_and_prime(*args)
+        if z.ndim >= 2 and b.shape == z.shape[:-2] + z.shape[-1:]:
+            return nk.bias_sigmoid_and_prime(*args)
     if b is not None:
         z += b[..., None, :]
     return sigmoid_and_prime_numpy(z)
@@ -186,11 +179,11 @@ def scale_and_sum(delta: Array, prime: Array) -> Array:
     needs (eq. 5).  Rows are added in order on both paths, as ``np.add.reduce`` does.
     """
     nk = _compiled()
-    if nk is not None and _is_f64(delta, prime) and delta.ndim >= 2 and prime.shape == delta.shape:
-        n, m = delta.shape[-2:]
-        total = np.empty((*delta.shape[:-2], m))
-        nk.scale_and_sum(_flat(delta, -1, n, m), _flat(prime, -1, n, m), _flat(total, -1, m))
-        return total
+    args = _base(delta, prime)
+    if nk is not None and args is not None and delta.ndim >= 2 and prime.shape == delta.shape:
+        if delta.size:
+            total = nk.scale_and_sum(*args)
+            return total if delta.ndim == 2 else total.reshape(delta.shape[:-2] + delta.shape[-1:])
     delta *= prime
     return np.add.reduce(delta, axis=-2)
 
@@ -198,7 +191,8 @@ def scale_and_sum(delta: Array, prime: Array) -> Array:
 def subtract_scaled(p: Array, g: Array, lr: float) -> None:
     """p ← p − η g in place (one pass where compiled; NumPy makes η g first)."""
     nk = _compiled()
-    if nk is not None and _is_f64(p, g) and p.shape == g.shape:
-        nk.subtract_scaled(_flat(p, -1), _flat(g, -1), float(lr))
+    args = _base(p, g)
+    if nk is not None and args is not None and p.shape == g.shape:
+        nk.subtract_scaled(*args, float(lr))
         return
     p -= lr * g
