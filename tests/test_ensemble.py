@@ -86,6 +86,9 @@ def test_log_slope_recovers_a_geometric_profile():
     assert ensemble.log_slope(d, 1, 11) == pytest.approx(math.log(chi), rel=1e-12)
     assert math.isnan(ensemble.log_slope(d, 1, 3))
     assert ensemble.default_fit_layers(12) == (4, 11)
+    assert ensemble.default_fit_layers(4) == (2, 3)  # the shallowest with two layers to fit
+    with pytest.raises(ValueError, match="L=3 is not allowed"):
+        ensemble.default_fit_layers(3)
     with pytest.raises(ValueError, match="first=5, last=5 is not allowed"):
         ensemble.log_slope(d, 5, 5)
 

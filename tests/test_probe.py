@@ -43,7 +43,7 @@ def test_spec_resolves_sigma_w2_gain_and_the_fixed_point_input():
     he = spec_of(**{"probe.activation": "relu", "probe.init": "he_normal", "probe.width": 8})
     assert he.sigma_w2 == 2.0 and he.gain == 1.0  # He et al.: Var[W] = 2/fan_in
     # σ_w² = 0.5 with LeCun weights: the drawn weights have variance 0.5/n
-    s = spec_of(**{"probe.sigma_w2": 0.5, "probe.width": 64, "probe.depth": 3})
+    s = spec_of(**{"probe.sigma_w2": 0.5, "probe.width": 64, "probe.depth": 4})
     w, _ = ensemble.draw_ensemble(np.random.default_rng(0), [64] * 4, 4, s.init, s.gain)
     assert np.var(np.stack(w)) == pytest.approx(0.5 / 64, rel=0.03)
     # critical: on the edge of chaos, and the inputs start at the fixed point q*
@@ -59,7 +59,7 @@ def test_spec_resolves_sigma_w2_gain_and_the_fixed_point_input():
         ({"probe.kind": "gradient"}, "probe.kind='gradient' is not allowed; choose one of: delta"),
         ({"probe.kind": "nielsen", "probe.activation": "tanh"}, "with probe.kind='nielsen'"),
         ({"probe.sigma_w2": "big"}, "probe.sigma_w2='big' is not allowed; it must be a number > 0"),
-        ({"probe.depth": 2}, "probe.depth=2 is not allowed; it must be an integer >= 3"),
+        ({"probe.depth": 3}, "probe.depth=3 is not allowed; it must be an integer >= 4"),
         ({"probe.members": 0}, "probe.members=0 is not allowed"),
         (
             {"probe.activation": "relu", "probe.sigma_w2": 4.0, "probe.input_std": None},

@@ -128,9 +128,10 @@ def default_fit_layers(L: int) -> tuple[int, int]:
     """Layers (first, last) used for the slope: skip the first ⌈L/4⌉ and layer L.
 
     The first layers carry the forward transient (q^l has not reached q* yet);
-    layer L has the output φ′ and no W^{L+1} in front of it.
+    layer L has the output φ′ and no W^{L+1} in front of it.  A slope needs two
+    layers, so L ≥ 4 (L = 3 would leave layer 2 alone).
     """
-    L = check_number("L", L, integer=True, minimum=3)
+    L = check_number("L", L, integer=True, minimum=4)
     return -(-L // 4) + 1, L - 1
 
 

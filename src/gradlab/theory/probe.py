@@ -50,8 +50,9 @@ Array = np.ndarray
 KINDS = ("delta", "jacobian", "nielsen")
 #: ``probe.sigma_w2: critical`` puts the network on the edge of chaos, χ₁ = 1.
 CRITICAL = "critical"
-#: Smallest depth per kind: a slope needs layers past the transient; a ratio needs two.
-MIN_DEPTH = {"delta": 3, "jacobian": 1, "nielsen": 2}
+#: Smallest depth per kind: a slope needs two layers past the transient and before L
+#: (ensemble.default_fit_layers); a ratio needs two layers.
+MIN_DEPTH = {"delta": 4, "jacobian": 1, "nielsen": 2}
 
 #: Every key of experiments/probe.py's config and what it accepts (see gradlab.schema);
 #: what each key means: the comments of conf/probe/config.yaml.  probe_spec checks
