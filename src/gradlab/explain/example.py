@@ -139,6 +139,26 @@ def _layers(
     ]
 
 
+def _check_sizes(sizes: object) -> list[int]:
+    """[n_0, …, n_L] as integers ≥ 1, or ``ValueError`` naming the key and the rule."""
+    if not isinstance(sizes, Sequence) or isinstance(sizes, str) or len(sizes) < 2:
+        raise ValueError(
+            f"sizes={sizes!r} is not allowed; it must be a list [n_0, ..., n_L] of at least "
+            "2 integers"
+        )
+    return [check_number(f"sizes[{j}]", s, integer=True, minimum=1) for j, s in enumerate(sizes)]
+
+
+def _source(given: Sequence[str], drawn: Sequence[str], seed: int) -> str:
+    """What the config gave and what was drawn, as one sentence."""
+    parts = []
+    if given:
+        parts.append(f"given in the config: {', '.join(given)}")
+    if drawn:
+        parts.append(f"drawn from seed {seed}: {', '.join(drawn)}")
+    return "; ".join(parts) + "."
+
+
 def build_example(
     *,
     sizes: Sequence[int],
@@ -171,12 +191,7 @@ def build_example(
         x of shape (n, n_0) and y of shape (n, n_L); ``source`` says which
         values were given and which were drawn.
     """
-    if not isinstance(sizes, Sequence) or isinstance(sizes, str) or len(sizes) < 2:
-        raise ValueError(
-            f"sizes={sizes!r} is not allowed; it must be a list [n_0, ..., n_L] of at least "
-            "2 integers"
-        )
-    sizes = [check_number(f"sizes[{j}]", s, integer=True, minimum=1) for j, s in enumerate(sizes)]
+    sizes = _check_sizes(sizes)
     get_activation(activation, "activation")
     out = get_activation(output_activation or activation, "output_activation")
     get_cost(cost, "cost").check_output(out.name)
@@ -219,11 +234,6 @@ def build_example(
     given = [
         name for name, v in (("W", weights), ("b", biases), ("x", x), ("y", y)) if v is not None
     ]
-    parts = []
-    if given:
-        parts.append(f"given in the config: {', '.join(given)}")
-    if drawn:
-        parts.append(f"drawn from seed {seed}: {', '.join(drawn)}")
     net = MLP.from_arrays(ws, bs, activation, output_activation, dtype="float64")
     default_title = f"network {sizes}, {activation}, {cost} cost"
-    return Example(net, xs, ys, cost, title or default_title, "; ".join(parts) + ".", notes)
+    return Example(net, xs, ys, cost, title or default_title, _source(given, drawn, seed), notes)

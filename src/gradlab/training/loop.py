@@ -173,6 +173,33 @@ def relative_update(before: list[Array], after: list[Array]) -> Array:
         )
 
 
+def _mark_diverged(result: TrainResult, trace, depth: int, step: int) -> None:
+    """Record that the step's trace is not finite, and the first layer where it is not."""
+    where = first_nonfinite_layer(trace) or (depth + 1, "backward")
+    result.diverged = True
+    result.diverged_step = step
+    result.diverged_layer, result.diverged_where = where
+
+
+def _update(net, params, optimizer, trace, spec: RunSpec, n_train: int, result) -> np.ndarray:
+    """One update from ``trace``: the gradient's norm (clipped if asked), decay, the step.
+
+    Appends ‖g‖ (before clipping) to ``result.grad_norms`` and counts clipped steps;
+    returns ‖ΔW^l‖/‖W^l‖ of this update per layer, shape (L,).
+    """
+    grads = trace.gradients()
+    if spec.clip_norm is None:
+        result.grad_norms.append(global_norm(grads))
+    else:
+        result.grad_norms.append(clip_grad_norm(grads, spec.clip_norm))
+        # the rule of clip_grad_norm: rescaled when max_norm / (‖g‖ + 1e-6) < 1
+        result.clipped += result.grad_norms[-1] + 1e-6 > spec.clip_norm
+    before = [w.copy() for w in net.weights]
+    decay_weights(net.weights, spec.lr, spec.weight_decay, n_train)
+    optimizer.step(params, grads)
+    return relative_update(before, net.weights)
+
+
 def train(
     spec: RunSpec,
     data: Dataset,
@@ -240,22 +267,9 @@ def train(
             for idx in minibatches(rng, n_train, spec.batch_size, min_rows):
                 trace = net.backprop(data.x_train[idx], data.y_train[idx], spec.cost)
                 if not all_finite(trace):
-                    where = first_nonfinite_layer(trace) or (spec.depth + 1, "backward")
-                    result.diverged = True
-                    result.diverged_step = step
-                    result.diverged_layer, result.diverged_where = where
+                    _mark_diverged(result, trace, spec.depth, step)
                     break
-                grads = trace.gradients()
-                if spec.clip_norm is None:
-                    result.grad_norms.append(global_norm(grads))
-                else:
-                    result.grad_norms.append(clip_grad_norm(grads, spec.clip_norm))
-                    # the rule of clip_grad_norm: rescaled when max_norm / (‖g‖ + 1e-6) < 1
-                    result.clipped += result.grad_norms[-1] + 1e-6 > spec.clip_norm
-                before = [w.copy() for w in net.weights]
-                decay_weights(net.weights, spec.lr, spec.weight_decay, n_train)
-                optimizer.step(params, grads)
-                ratio_sum += relative_update(before, net.weights)
+                ratio_sum += _update(net, params, optimizer, trace, spec, n_train, result)
                 ratio_steps += 1
                 step += 1
                 if step % spec.log_every == 0 and step < total_steps:

@@ -174,6 +174,26 @@ def _finite(trace) -> bool:
     return bool(np.isfinite(trace.cost)) and all(np.all(np.isfinite(g)) for g in grads)
 
 
+def _update(params, grads, decay, optimizer, spec, n_train: int) -> tuple[float, int]:
+    """Weight decay into the gradients, clipping if asked, then the optimiser's step.
+
+    Returns (‖g‖ before clipping, 1 if the step was clipped else 0).
+    """
+    if spec.weight_decay:
+        for g, p, is_w in zip(grads, params, decay, strict=True):
+            if is_w:
+                g += (spec.weight_decay / n_train) * p
+    if spec.clip_norm is None:
+        norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+        clipped = 0
+    else:
+        norm = clip_grad_norm(grads, spec.clip_norm)
+        # clip_grad_norm rescales exactly when ‖g‖ + 1e-6 > max_norm
+        clipped = int(norm + 1e-6 > spec.clip_norm)
+    optimizer.step(params, grads)
+    return norm, clipped
+
+
 def train_sequence(
     spec: SequenceSpec,
     data: SequenceDataset,
@@ -230,18 +250,7 @@ def train_sequence(
                     result.diverged, result.diverged_step = True, step
                     break
                 grads = [trace.grads[k] for k in keys]
-                if spec.weight_decay:
-                    for g, p, is_w in zip(grads, params, decay, strict=True):
-                        if is_w:
-                            g += (spec.weight_decay / n_train) * p
-                if spec.clip_norm is None:
-                    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-                    clipped = 0
-                else:
-                    norm = clip_grad_norm(grads, spec.clip_norm)
-                    # clip_grad_norm rescales exactly when ‖g‖ + 1e-6 > max_norm
-                    clipped = int(norm + 1e-6 > spec.clip_norm)
-                optimizer.step(params, grads)
+                norm, clipped = _update(params, grads, decay, optimizer, spec, n_train)
                 step += 1
                 result.step_log.append((step, float(trace.cost), norm, clipped))
                 if on_step is not None:
