@@ -72,7 +72,7 @@ docs: install
 	$(BIN)/python experiments/explain.py docs=true out=docs/worked-examples.md
 
 # Time the engine against PyTorch (if installed: pip install torch==2.13.0), the BLAS
-# limit and itself; writes reports/benchmarks.md in under 10 minutes.  Where the
+# limit and itself; writes reports/benchmarks.md in about 12 minutes.  Where the
 # environment sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, run it as
 # `env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE make bench` (see the script's docstring).
 bench: install
