@@ -243,7 +243,7 @@ MODEL_KEYS = (
             "model.output_activation='sigmoid' is not allowed with "
             "train.cost='softmax_cross_entropy'; choose one of: linear",
         ),
-        ("probe", ["probe.depth=2"], "probe.depth=2 is not allowed; it must be an integer >= 3"),
+        ("probe", ["probe.depth=3"], "probe.depth=3 is not allowed; it must be an integer >= 4"),
         (
             "probe",
             ["probe.kind=jacobian", "probe.depth=0"],
