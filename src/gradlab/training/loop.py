@@ -32,7 +32,7 @@ from gradlab import names
 from gradlab.data import Dataset, load_dataset
 from gradlab.engine.diagnostics import SpectralCache, layer_table
 from gradlab.engine.network import MLP, resolve_dtype
-from gradlab.training.optim import clip_grad_norm, global_norm, make_optimizer
+from gradlab.training.optim import make_optimizer, norm_and_clip
 from gradlab.training.sgd import (
     all_finite,
     batch_starts,
@@ -188,12 +188,9 @@ def _update(net, params, optimizer, trace, spec: RunSpec, n_train: int, result) 
     returns ‖ΔW^l‖/‖W^l‖ of this update per layer, shape (L,).
     """
     grads = trace.gradients()
-    if spec.clip_norm is None:
-        result.grad_norms.append(global_norm(grads))
-    else:
-        result.grad_norms.append(clip_grad_norm(grads, spec.clip_norm))
-        # the rule of clip_grad_norm: rescaled when max_norm / (‖g‖ + 1e-6) < 1
-        result.clipped += result.grad_norms[-1] + 1e-6 > spec.clip_norm
+    norm, clipped = norm_and_clip(grads, spec.clip_norm)
+    result.grad_norms.append(norm)
+    result.clipped += clipped
     before = [w.copy() for w in net.weights]
     decay_weights(net.weights, spec.lr, spec.weight_decay, n_train)
     optimizer.step(params, grads)

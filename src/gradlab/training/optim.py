@@ -153,6 +153,18 @@ def clip_grad_norm(grads: Sequence[Array], max_norm: float) -> float:
     return total
 
 
+def norm_and_clip(grads: Sequence[Array], max_norm: float | None) -> tuple[float, bool]:
+    """(‖g‖, clipped): the global norm, after clipping in place when ``max_norm`` is set.
+
+    Clipped is True when :func:`clip_grad_norm` rescaled, i.e. ‖g‖ + 1e-6 > max_norm;
+    with ``max_norm`` None nothing is rescaled.
+    """
+    if max_norm is None:
+        return global_norm(grads), False
+    norm = clip_grad_norm(grads, max_norm)
+    return norm, norm + 1e-6 > max_norm
+
+
 #: ``train.optimizer`` choices: plain SGD, SGD with ``train.momentum``, Adam with ``train.betas``.
 OPTIMIZERS = ("sgd", "momentum", "adam")
 

@@ -30,7 +30,7 @@ from gradlab.engine.network import resolve_dtype
 from gradlab.engine.rnn import RNN
 from gradlab.engine.spectral import spectral_norm
 from gradlab.engine.time_diagnostics import decay_per_step, time_table
-from gradlab.training.optim import clip_grad_norm, make_optimizer
+from gradlab.training.optim import make_optimizer, norm_and_clip
 from gradlab.training.sequence_spec import SequenceSpec, sequence_spec
 from gradlab.training.sgd import minibatches
 from gradlab.training.spec import check_batch_size
@@ -183,15 +183,9 @@ def _update(params, grads, decay, optimizer, spec, n_train: int) -> tuple[float,
         for g, p, is_w in zip(grads, params, decay, strict=True):
             if is_w:
                 g += (spec.weight_decay / n_train) * p
-    if spec.clip_norm is None:
-        norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
-        clipped = 0
-    else:
-        norm = clip_grad_norm(grads, spec.clip_norm)
-        # clip_grad_norm rescales exactly when ‖g‖ + 1e-6 > max_norm
-        clipped = int(norm + 1e-6 > spec.clip_norm)
+    norm, clipped = norm_and_clip(grads, spec.clip_norm)
     optimizer.step(params, grads)
-    return norm, clipped
+    return norm, int(clipped)
 
 
 def train_sequence(
