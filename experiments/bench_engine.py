@@ -169,6 +169,23 @@ def numpy_kernels(bench: Bench) -> Section:
     return sec
 
 
+def _child_figures(bench: Bench, only, *flags: str, env: dict) -> dict | str:
+    """benchmark.py's --json figures ``only``, run in a child process with ``env``.
+
+    The child gets this run's timing settings; returns the last line of its
+    stderr instead if it failed.
+    """
+    cmd = [sys.executable, str(ROOT / "experiments" / "benchmark.py")]
+    cmd += ["--only", ",".join(only), "--json", "--no-allocator-check", *flags]
+    cmd += ["--threads", str(bench.threads), "--pairs", str(bench.pairs)]
+    cmd += ["--min-time", str(bench.min_time), "--budget", str(bench.budget)]
+    cmd += ["--quick"] if bench.quick else []
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return str(done.stderr.strip().splitlines()[-1:])
+    return json.loads(done.stdout)
+
+
 #: The figures figure 1d measures again as an AVX2 machine.
 AVX2_FIGURES = ("engine_vs_torch", "forward_backward", "numpy_kernels")
 
@@ -198,16 +215,10 @@ def avx2_machine(bench: Bench) -> Section:
             "above are already this machine kind's."
         )
         return sec
-    cmd = [sys.executable, str(ROOT / "experiments" / "benchmark.py")]
-    cmd += ["--only", ",".join(AVX2_FIGURES), "--json", "--threads", str(bench.threads)]
-    cmd += ["--pairs", str(bench.pairs), "--min-time", str(bench.min_time)]
-    cmd += ["--budget", str(bench.budget)] + (["--quick"] if bench.quick else [])
-    env = {**os.environ, **AVX2_ENV}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sec.notes.append(f"The child process failed: {done.stderr.strip().splitlines()[-1:]}")
+    result = _child_figures(bench, AVX2_FIGURES, env={**os.environ, **AVX2_ENV})
+    if isinstance(result, str):
+        sec.notes.append(f"The child process failed: {result}")
         return sec
-    result = json.loads(done.stdout)
     machine = dict(result["machine"])
     names = {"engine_vs_torch": "1", "forward_backward": "1b", "numpy_kernels": "1c"}
     for key in AVX2_FIGURES:
@@ -282,16 +293,11 @@ def allocator_check(bench: Bench) -> str:
     new arrays may arrive as fresh pages; the child fixes both thresholds and
     shows what the step costs when they do not.
     """
-    cmd = [sys.executable, str(ROOT / "experiments" / "benchmark.py")]
-    cmd += ["--only", "engine_vs_matmuls", "--json", "--no-allocator-check"]
-    cmd += ["--threads", str(bench.threads), "--no-torch", "--pairs", str(bench.pairs)]
-    cmd += ["--min-time", str(bench.min_time), "--budget", str(bench.budget)]
-    cmd += ["--quick"] if bench.quick else []
     env = {**os.environ, "GLIBC_TUNABLES": KEEP_FREED_MEMORY}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return f"Allocator check failed: {done.stderr.strip().splitlines()[-1:]}"
-    figures = json.loads(done.stdout)["engine_vs_matmuls"]
+    result = _child_figures(bench, ("engine_vs_matmuls",), "--no-torch", env=env)
+    if isinstance(result, str):
+        return f"Allocator check failed: {result}"
+    figures = result["engine_vs_matmuls"]
     parts = [f"{f['case']}: {f['value']:.3f}× ({f['detail'].split('; ', 1)[1]})" for f in figures]
     return (
         f"With `GLIBC_TUNABLES={KEEP_FREED_MEMORY}` (glibc keeps freed memory, measured "
