@@ -20,6 +20,7 @@ from gradlab.engine.activations import ACTIVATIONS
 
 nk = pytest.importorskip("gradlab.engine._numba_kernels", reason="numba is not installed")
 
+TESTS = os.path.dirname(os.path.abspath(__file__))
 LONG = np.longdouble
 needs_long = pytest.mark.skipif(
     np.finfo(LONG).nmant < 60, reason="long double is float64 on this platform"
@@ -170,3 +171,123 @@ def test_environment_chooses_the_kernels_and_rejects_unknown_names():
     assert "GRADLAB_KERNELS='cuda' is not allowed; choose one of: numba, numpy" in done.stderr
     with kernels.using("numba") as about:
         assert about.startswith("numba ")
+
+
+INTERRUPTED_CALLS = """
+import collections, signal, sys
+import numpy as np
+from gradlab.engine import kernels
+
+def stop(signum, frame):
+    raise KeyboardInterrupt  # what Ctrl-C does, and gradlab's SIGTERM handler
+
+signal.signal(signal.SIGALRM, stop)
+rng = np.random.default_rng(1)
+z, b, w = rng.normal(size=(256, 512)), np.zeros(512), np.ones((256, 512))
+kernels.sigmoid_and_prime(z, b)  # compiled or loaded from numba's cache before the timing
+seen = collections.Counter()
+for _ in range(100):
+    signal.setitimer(signal.ITIMER_REAL, rng.uniform(0.0005, 0.003))
+    try:
+        while True:
+            a, prime = kernels.sigmoid_and_prime(z, b)
+            kernels.scale_and_sum(w, prime)
+            kernels.subtract_scaled(w, prime, 0.0)
+    except BaseException as err:
+        seen[type(err).__name__] += 1
+print(dict(seen))
+"""
+
+
+def test_an_interrupt_during_a_compiled_kernel_is_raised_as_itself():
+    # the signal lands while the compiled code runs (most of each loop's time); numba's
+    # dispatcher then reports it as SystemError unless kernels._call unwraps it
+    env = {**os.environ, kernels.KERNELS_ENV: "numba"}
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_CALLS], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "{'KeyboardInterrupt': 100}"
+
+
+INTERRUPTED_LOAD = """
+import os, signal, sys, threading
+import numpy as np
+from gradlab.engine import kernels
+
+def stop(signum, frame):
+    raise KeyboardInterrupt  # gradlab's SIGTERM handler
+
+signal.signal(signal.SIGTERM, stop)
+z = np.random.default_rng(2).normal(size=(64, 32))
+timer = threading.Timer(float(sys.argv[1]), os.kill, (os.getpid(), signal.SIGTERM))
+timer.start()
+try:
+    kernels.sigmoid_and_prime(z)  # the first use imports numba and loads every kernel
+    timer.join()  # the signal comes here if loading took less time
+    print("no interrupt")
+except KeyboardInterrupt:
+    pass
+a, prime = kernels.sigmoid_and_prime(z.copy())
+with kernels.using("numpy"):
+    a0, prime0 = kernels.sigmoid_and_prime(z.copy())
+print(kernels.backend().split()[0], np.abs(a - a0).max() < 1e-15,
+      np.abs(prime - prime0).max() < 1e-15)
+"""
+
+
+def test_a_signal_while_numba_loads_its_kernels_is_handled_after_the_load():
+    # delays spread over numba's import (0.2 s here) and the loading (seconds when it
+    # compiles) of the kernels: each signal is raised once the load is done, and the
+    # kernels then work; without the hold, a signal during the import breaks numba
+    env = {**os.environ, kernels.KERNELS_ENV: "numba"}
+    delays = (0.05, 0.1, 0.15, 0.3, 0.6, 1.2)
+    procs = [subprocess.Popen([sys.executable, "-c", INTERRUPTED_LOAD, str(d)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d in delays]  # fmt: skip
+    for d, proc in zip(delays, procs, strict=True):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and err == "", (d, err[-2000:])
+        assert out.strip() == "numba True True", (d, out)
+
+
+NO_LATER_COMPILE = """
+import numpy as np
+import gradlab
+from helpers import train_cfg
+from gradlab.engine import _numba_kernels as nk, kernels
+from gradlab.engine.activations import ACTIVATIONS
+from gradlab.training.loop import prepare, train
+from gradlab.training.sequence_loop import prepare_sequence, train_sequence
+
+names = ("sigmoid_and_prime", "bias_sigmoid_and_prime", "scale_and_sum", "subtract_scaled")
+kernels.backend()
+print([len(getattr(nk, n).signatures) for n in names])
+for optimizer in ("sgd", "momentum", "adam"):
+    spec, rng, data = prepare(train_cfg(**{"train.epochs": 1, "model.width": 16,
+                                           "train.optimizer": optimizer}))
+    train(spec, data, rng)
+rng = np.random.default_rng(0)
+sizes = [4, 6, 6, 3]
+sig, quad = ACTIVATIONS["sigmoid"], gradlab.COSTS["quadratic"]
+for ensemble in ((), (3,)):
+    ws = gradlab.init_weights(rng, sizes, "lecun_normal", 1.0, np.float64, ensemble=ensemble)
+    bs = gradlab.init_biases(rng, sizes, 0.2, np.float64, ensemble=ensemble)
+    x, y = rng.standard_normal((*ensemble, 5, 4)), rng.uniform(0, 1, (*ensemble, 5, 3))
+    gradlab.backprop(ws, bs, x, y, quad, sig, sig)
+for model, extra in (("rnn", {"model.activation": "sigmoid"}), ("lstm", {})):
+    over = {"data.n_samples": 40, "data.length": 6, "train.batch_size": 20, "train.epochs": 1,
+            "train.probe_size": 20, "model.hidden": 8, **extra}
+    spec, rng, data = prepare_sequence(train_cfg(model=model, data="adding", **over))
+    train_sequence(spec, data, rng)
+print([len(getattr(nk, n).signatures) for n in names])
+"""
+
+
+def test_every_specialisation_the_engine_uses_is_made_at_first_use():
+    # 1-3 axes for σ and the update, 2-3 for the biased σ and the backward sum; training
+    # (three optimisers), an ensemble's backprop, an RNN and an LSTM then compile nothing
+    env = {**os.environ, kernels.KERNELS_ENV: "numba"}
+    done = subprocess.run([sys.executable, "-c", NO_LATER_COMPILE], env=env, cwd=TESTS,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["[3, 2, 2, 3]", "[3, 2, 2, 3]"], done.stdout

@@ -30,7 +30,8 @@ Which path runs: numba's when it imports, unless the environment variable
 ``GRADLAB_KERNELS=numpy`` asks for NumPy's (read once per process);
 :func:`backend` says which, and :func:`using` switches for one block, to compare
 the two.  numba caches the compiled code on disk (``cache=True``), so a new
-process loads it instead of compiling it again.
+process loads it instead of compiling it again; it loads every specialisation at
+first use, with Ctrl-C and SIGTERM held back meanwhile (:func:`_interrupts_held`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -51,6 +54,10 @@ Array = np.ndarray
 KERNELS_ENV = "GRADLAB_KERNELS"
 KERNEL_CHOICES = ("numba", "numpy")
 
+#: The most axes an array the compiled kernels take may have: (members E, n, n_l).
+MAX_NDIM = 3
+
+_FLOAT64 = np.dtype(np.float64)
 _LOADED: list = []  # [the numba module of kernels or None, description], on first use
 
 
@@ -61,10 +68,59 @@ def _load(choice: str) -> tuple[ModuleType | None, str]:
     if choice == "numpy":
         return None, f"NumPy ({KERNELS_ENV}=numpy)"
     try:
-        from gradlab.engine import _numba_kernels as module  # optional: numba
+        with _interrupts_held():
+            from gradlab.engine import _numba_kernels as module  # optional: numba
+
+            _compile_all(module)
     except ImportError as exc:  # not installed, or built for another NumPy
         return None, f"NumPy (numba does not import: {exc})"
     return module, f"numba {module.numba.__version__}"
+
+
+def _compile_all(module: ModuleType) -> None:
+    """Compile, or load from numba's cache, every specialisation :func:`_base` admits.
+
+    All at first use, so that no later call compiles: float64, C-contiguous,
+    writeable, 1 to :data:`MAX_NDIM` axes (a layer, or an ensemble of layers).
+    """
+    for ndim in range(1, MAX_NDIM + 1):
+        x, y = np.zeros((1,) * ndim), np.zeros((1,) * ndim)
+        module.sigmoid_and_prime(x)
+        module.subtract_scaled(x, y, 0.0)
+        if ndim >= 2:
+            module.bias_sigmoid_and_prime(x, np.zeros((1,) * (ndim - 1)))
+            module.scale_and_sum(x, y)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Run the block with SIGINT and SIGTERM held back; one that came is handled after it.
+
+    numba is not safe to interrupt while it imports or compiles: a KeyboardInterrupt
+    (Ctrl-C, or gradlab's SIGTERM handler under ``scancel``) during ``import numba``
+    left it half-imported ("module 'numba' has no attribute 'core'" at the next
+    use), and interrupts during compilation surfaced as RuntimeError from llvmlite,
+    and in a process that went on compiling, as a hang or a double free.  Python
+    runs signal handlers in the main thread only, so swapping them there is enough;
+    elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[tuple[int, object]] = []
+    stops = (signal.SIGINT, signal.SIGTERM)
+    held = {s: signal.signal(s, lambda signum, frame: came.append((signum, frame))) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in held.items():
+            signal.signal(s, handler)
+    for signum, frame in came[:1]:
+        handler = held[signum]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)
 
 
 def _compiled() -> ModuleType | None:
@@ -96,11 +152,37 @@ def using(choice: str) -> Iterator[str]:
         _LOADED[:] = saved
 
 
+def _call(kernel, *args):
+    """kernel(*args), with a Ctrl-C or SIGTERM during the call raised as itself.
+
+    A signal handler that raises (KeyboardInterrupt) runs when control is back in
+    Python; if that is inside numba's dispatcher, after the compiled code
+    returned, numba (0.68.1 here) raises ``SystemError: CPUDispatcher(...) returned a
+    result with an exception set`` with the interrupt at the end of its chain.
+    Without this, a job stopped by ``scancel`` would be recorded as FAILED.
+    """
+    try:
+        return kernel(*args)
+    except SystemError as err:
+        cause: BaseException | None = err
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise cause from None
+
+
 def _base(*arrays: object) -> list[Array] | None:
-    """The arguments as base-class arrays if all are C-contiguous float64, else None."""
+    """The arguments as base-class arrays if the compiled kernels take them all, else None.
+
+    They take C-contiguous, writeable, aligned float64 arrays of 1 to MAX_NDIM axes: the
+    specialisations :func:`_compile_all` made, so no call compiles.
+    """
     out = []
     for x in arrays:
-        if not isinstance(x, np.ndarray) or x.dtype != np.float64 or not x.flags.c_contiguous:
+        if not isinstance(x, np.ndarray) or x.dtype != _FLOAT64:  # native byte order
+            return None
+        if not (1 <= x.ndim <= MAX_NDIM and x.flags.carray):  # C-contiguous, writeable, aligned
             return None
         out.append(x if type(x) is np.ndarray else np.asarray(x))
     return out
@@ -161,9 +243,9 @@ def sigmoid_and_prime(z: Array, b: Array | None = None) -> tuple[Array, Array]:
     args = _base(z) if b is None else _base(z, b)
     if nk is not None and args is not None and z.ndim and z.size:
         if b is None:
-            return nk.sigmoid_and_prime(*args)
+            return _call(nk.sigmoid_and_prime, *args)
         if z.ndim >= 2 and b.shape == z.shape[:-2] + z.shape[-1:]:
-            return nk.bias_sigmoid_and_prime(*args)
+            return _call(nk.bias_sigmoid_and_prime, *args)
     if b is not None:
         z += b[..., None, :]
     return sigmoid_and_prime_numpy(z)
@@ -182,7 +264,7 @@ def scale_and_sum(delta: Array, prime: Array) -> Array:
     args = _base(delta, prime)
     if nk is not None and args is not None and delta.ndim >= 2 and prime.shape == delta.shape:
         if delta.size:
-            total = nk.scale_and_sum(*args)
+            total = _call(nk.scale_and_sum, *args)
             return total if delta.ndim == 2 else total.reshape(delta.shape[:-2] + delta.shape[-1:])
     delta *= prime
     return np.add.reduce(delta, axis=-2)
@@ -193,6 +275,6 @@ def subtract_scaled(p: Array, g: Array, lr: float) -> None:
     nk = _compiled()
     args = _base(p, g)
     if nk is not None and args is not None and p.shape == g.shape:
-        nk.subtract_scaled(*args, float(lr))
+        _call(nk.subtract_scaled, *args, float(lr))
         return
     p -= lr * g
