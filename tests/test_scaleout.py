@@ -213,7 +213,9 @@ def test_slurm_bad_point_failed_scancelled_point_killed(tmp_path, slurm):
             sweep.kill()
     stdout = out.read_text()
     assert sweep.returncode == 1, err[-3000:]
-    assert "1 finished, 0 diverged, 1 failed, 1 killed, 0 not recorded" in stdout, stdout[-2000:]
+    assert "1 finished, 0 diverged, 1 failed, 1 killed, 0 not recorded" in stdout, (
+        stdout[-2000:] + err[-3000:]
+    )
     assert "[gradlab] killed:" in err and "[gradlab] failed:" in err
     # accounting is off: the warning of one sacct call, however often the launcher polled
     assert len(set(re.findall(r"Call #(\d+) - Bypassing sacct error", stdout + err))) == 1

@@ -239,6 +239,33 @@ def test_a_signal_swallowed_by_a_finaliser_still_stops_the_run(store, monkeypatc
     assert r.info.status == "KILLED"
 
 
+@pytest.mark.parametrize("signalled", [True, False])
+def test_an_error_after_a_signal_counts_as_the_signal(store, monkeypatch, signalled):
+    # numba's dispatcher turns a KeyboardInterrupt raised during a compiled call into a
+    # SystemError; after a SIGTERM such an error is the signal (KILLED), and without
+    # one the same error is a failure (FAILED)
+    real_train = experiment.train
+    seed = 11 if signalled else 12
+
+    def train_with_wrapped_signal(spec, data, rng, on_measure, on_epoch):
+        def measure(m):
+            on_measure(m)
+            try:
+                if signalled:
+                    signal.raise_signal(signal.SIGTERM)  # gradlab's handler raises
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as err:
+                raise SystemError("returned a result with an exception set") from err
+
+        return real_train(spec, data, rng, measure, on_epoch)
+
+    monkeypatch.setattr(experiment, "train", train_with_wrapped_signal)
+    with pytest.raises(KeyboardInterrupt if signalled else SystemError):
+        experiment.run(cfg_for(store, seed=seed), ROOT)
+    (r,) = [r for r in all_runs(store) if r.data.params.get("seed") == str(seed)]
+    assert r.info.status == ("KILLED" if signalled else "FAILED")
+
+
 def test_divergence_is_a_finished_run_tagged_diverged(store):
     cfg = cfg_for(
         store,
