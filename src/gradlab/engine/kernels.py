@@ -99,10 +99,11 @@ def _interrupts_held() -> Iterator[None]:
     numba is not safe to interrupt while it imports or compiles: a KeyboardInterrupt
     (Ctrl-C, or gradlab's SIGTERM handler under ``scancel``) during ``import numba``
     left it half-imported ("module 'numba' has no attribute 'core'" at the next
-    use), and interrupts during compilation surfaced as RuntimeError from llvmlite,
-    and in a process that went on compiling, as a hang or a double free.  Python
-    runs signal handlers in the main thread only, so swapping them there is enough;
-    elsewhere the block runs as it is.
+    use); one during compilation broke numba's registries of typing and lowering
+    functions (later compiles raised "RuntimeError: generator raised
+    StopIteration"), and in a process that went on compiling also ended in a hang
+    or a double free.  Python runs signal handlers in the main thread only, so
+    swapping them there is enough; elsewhere the block runs as it is.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -115,12 +116,14 @@ def _interrupts_held() -> Iterator[None]:
     finally:
         for s, handler in held.items():
             signal.signal(s, handler)
-    for signum, frame in came[:1]:
-        handler = held[signum]
-        if callable(handler):
-            handler(signum, frame)
-        elif handler == signal.SIG_DFL:
-            signal.raise_signal(signum)
+    if not came:
+        return
+    signum, frame = came[0]
+    handler = held[signum]
+    if callable(handler):
+        handler(signum, frame)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 def _compiled() -> ModuleType | None:
